@@ -1,0 +1,545 @@
+/*
+ * driver.c: the pipeline, listed once and in order, and the `lac` command.
+ *
+ *   read source -> lexer.l/parser.y (AST) -> sema.c (Variant) -> ref.c (CPU reference)
+ *   [next: templates -> tile IR -> LLVM IR -> PTX]
+ *
+ * lac_main is the command line; it lives in the library so that the `lac`
+ * executable is one line and the library is what every front end embeds.
+ * Nothing here exits: lac_main returns the exit code (0 ok, 1 errors in the
+ * input, 2 usage or I/O errors) and main() passes it on.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "lac_internal.h"
+
+/* ------------------------------------------------------------------------
+ * The pipeline
+ * ------------------------------------------------------------------------ */
+
+typedef enum Stage { STAGE_PARSE, STAGE_SEMA } Stage;
+
+typedef struct Frontend {
+    AstFile *ast;
+    Variant *variant; /* NULL unless sema succeeded */
+} Frontend;
+
+/* Parse and check `src` up to `last`. Sema runs only on a file without
+ * syntax errors, so one mistake is not reported twice. */
+static Frontend frontend_run(const SrcFile *src, const ParamOverride *ovr, int novr, Stage last,
+                             Arena *a, Diags *d)
+{
+    Frontend fe = {0};
+    fe.ast = parser_parse(src, a, d);
+    if (last == STAGE_PARSE || d->nerrors > 0) return fe;
+    fe.variant = sema_check(fe.ast, ovr, novr, a, d);
+    return fe;
+}
+
+/* Read a whole file into the arena; reports and returns false on failure. */
+static bool source_read(const char *path, Arena *a, Diags *d, SrcFile *out)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        diag_error_noloc(d, path, "cannot open: %s", strerror(errno));
+        return false;
+    }
+    char *buf = arena_alloc(a, LAC_MAX_SOURCE_BYTES + 1);
+    size_t n = fread(buf, 1, LAC_MAX_SOURCE_BYTES + 1, f);
+    bool err = ferror(f);
+    fclose(f);
+    if (err) {
+        diag_error_noloc(d, path, "cannot read: %s", strerror(errno));
+        return false;
+    }
+    if (n > LAC_MAX_SOURCE_BYTES) {
+        diag_error_noloc(d, path, "file is larger than %u bytes; a .la file is a few lines",
+                         LAC_MAX_SOURCE_BYTES);
+        return false;
+    }
+    buf[n] = 0;
+    out->name = arena_strdup(a, path);
+    out->text = buf;
+    out->len = n;
+    return true;
+}
+
+/* ------------------------------------------------------------------------
+ * Command line
+ * ------------------------------------------------------------------------ */
+
+static const char usage[] =
+    "usage: lac <command> [options] FILE...\n"
+    "\n"
+    "commands:\n"
+    "  check FILE...                 check .la files; print a summary of each\n"
+    "  dump --tokens|--ast FILE      print the tokens or the checked AST\n"
+    "  ref FILE --shape B,T,H        run the float64 reference on random inputs\n"
+    "        [--seed N] [--initial-state] [--out DIR]\n"
+    "  version                       print versions and self-test the NVPTX back end\n"
+    "\n"
+    "options:\n"
+    "  --set NAME=VALUE              override a param of the file (repeatable)\n"
+    "  --diagnostics=human|plain     diagnostics with source and caret (default), or\n"
+    "                                one line each (machine-readable)\n"
+    "  -Werror                       treat warnings as errors\n";
+
+typedef struct Options {
+    const char *cmd;
+    const char **files;
+    int nfiles;
+    ParamOverride *ovr;
+    int novr;
+    DiagFormat fmt;
+    bool werror;
+    bool dump_tokens, dump_ast;
+    int B, T, H;
+    bool have_shape;
+    uint64_t seed;
+    bool initial_state;
+    const char *out_dir;
+} Options;
+
+static bool parse_shape(const char *s, Options *o)
+{
+    char extra;
+    long b, t, h;
+    if (sscanf(s, "%ld,%ld,%ld%c", &b, &t, &h, &extra) != 3) return false;
+    if (b < 1 || t < 1 || h < 1 || b > 1 << 20 || t > 1 << 24 || h > 1 << 12) return false;
+    o->B = (int)b;
+    o->T = (int)t;
+    o->H = (int)h;
+    o->have_shape = true;
+    return true;
+}
+
+static bool parse_set(const char *s, Options *o, Arena *a)
+{
+    const char *eq = strchr(s, '=');
+    if (!eq || eq == s) return false;
+    char *end;
+    errno = 0;
+    double v = strtod(eq + 1, &end);
+    if (end == eq + 1 || *end || errno || !isfinite(v)) return false;
+    ParamOverride *p = &o->ovr[o->novr++];
+    p->name = arena_strndup(a, s, (size_t)(eq - s));
+    p->value = v;
+    p->is_int = strpbrk(eq + 1, ".eE") == NULL;
+    return true;
+}
+
+/* Returns 0 when the options parse, 2 (usage) otherwise. */
+static int options_parse(int argc, char **argv, Options *o, Arena *a)
+{
+    memset(o, 0, sizeof *o);
+    o->seed = 1;
+    o->files = arena_alloc(a, sizeof(char *) * (size_t)(argc + 1));
+    o->ovr = arena_alloc(a, sizeof(ParamOverride) * (size_t)(argc + 1));
+    if (argc < 2) {
+        fputs(usage, stderr);
+        return 2;
+    }
+    o->cmd = argv[1];
+    for (int i = 2; i < argc; i++) {
+        const char *s = argv[i];
+        const char *val = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(s, "--set") == 0 && val) {
+            if (!parse_set(val, o, a)) {
+                fprintf(stderr, "lac: error: --set expects NAME=NUMBER, got '%s'\n", val);
+                return 2;
+            }
+            i++;
+        } else if (strncmp(s, "--set=", 6) == 0) {
+            if (!parse_set(s + 6, o, a)) {
+                fprintf(stderr, "lac: error: --set expects NAME=NUMBER, got '%s'\n", s + 6);
+                return 2;
+            }
+        } else if (strcmp(s, "--shape") == 0 && val) {
+            if (!parse_shape(val, o)) {
+                fprintf(stderr, "lac: error: --shape expects B,T,H (positive integers), got '%s'\n", val);
+                return 2;
+            }
+            i++;
+        } else if (strcmp(s, "--seed") == 0 && val) {
+            char *end;
+            errno = 0;
+            unsigned long long x = strtoull(val, &end, 10);
+            if (*end || end == val || errno) {
+                fprintf(stderr, "lac: error: --seed expects a non-negative integer, got '%s'\n", val);
+                return 2;
+            }
+            o->seed = x;
+            i++;
+        } else if (strcmp(s, "--out") == 0 && val) {
+            o->out_dir = val;
+            i++;
+        } else if (strcmp(s, "--initial-state") == 0) {
+            o->initial_state = true;
+        } else if (strcmp(s, "--tokens") == 0) {
+            o->dump_tokens = true;
+        } else if (strcmp(s, "--ast") == 0) {
+            o->dump_ast = true;
+        } else if (strcmp(s, "--diagnostics=plain") == 0) {
+            o->fmt = DIAG_FORMAT_PLAIN;
+        } else if (strcmp(s, "--diagnostics=human") == 0) {
+            o->fmt = DIAG_FORMAT_HUMAN;
+        } else if (strcmp(s, "-Werror") == 0) {
+            o->werror = true;
+        } else if (s[0] == '-' && s[1]) {
+            fprintf(stderr, "lac: error: unknown option '%s'\n%s", s, usage);
+            return 2;
+        } else {
+            o->files[o->nfiles++] = s;
+        }
+    }
+    return 0;
+}
+
+static void diags_flush(Diags *d, DiagFormat fmt)
+{
+    StrBuf b;
+    strbuf_init(&b);
+    diags_render(d, fmt, &b);
+    if (b.len) fputs(b.data, stderr);
+    strbuf_free(&b);
+}
+
+static bool failed(const Diags *d, const Options *o)
+{
+    return d->nerrors > 0 || d->truncated || (o->werror && d->nwarnings > 0);
+}
+
+static int cmd_check(const Options *o)
+{
+    if (o->nfiles == 0) {
+        fprintf(stderr, "lac: error: check needs at least one file\n");
+        return 2;
+    }
+    int rc = 0;
+    for (int i = 0; i < o->nfiles; i++) {
+        Arena a;
+        arena_init(&a);
+        Diags d;
+        diags_init(&d, &a);
+        SrcFile src;
+        if (!source_read(o->files[i], &a, &d, &src)) {
+            diags_flush(&d, o->fmt);
+            arena_free(&a);
+            rc = 2;
+            continue;
+        }
+        Frontend fe = frontend_run(&src, o->ovr, o->novr, STAGE_SEMA, &a, &d);
+        diags_flush(&d, o->fmt);
+        if (failed(&d, o)) {
+            if (rc == 0) rc = 1;
+        } else if (fe.variant) {
+            StrBuf b;
+            strbuf_init(&b);
+            variant_summary(fe.variant, &b);
+            printf("%s: ok: %s\n", src.name, b.data);
+            strbuf_free(&b);
+        }
+        arena_free(&a);
+    }
+    return rc;
+}
+
+static int cmd_dump(const Options *o)
+{
+    if (o->nfiles != 1 || o->dump_tokens == o->dump_ast) {
+        fprintf(stderr, "lac: error: dump takes one of --tokens or --ast, and one file\n");
+        return 2;
+    }
+    Arena a;
+    arena_init(&a);
+    Diags d;
+    diags_init(&d, &a);
+    SrcFile src;
+    int rc = 0;
+    StrBuf b;
+    strbuf_init(&b);
+    if (!source_read(o->files[0], &a, &d, &src)) {
+        rc = 2;
+    } else if (o->dump_tokens) {
+        Token *toks;
+        int n = lexer_tokenize(&src, &a, &d, &toks);
+        for (int i = 0; i < n; i++) {
+            strbuf_printf(&b, "%d:%d %s", toks[i].loc.line, toks[i].loc.col,
+                          lexer_token_name(toks[i].kind));
+            if (toks[i].kind != 0) strbuf_printf(&b, " '%s'", toks[i].text);
+            strbuf_putc(&b, '\n');
+        }
+    } else {
+        Frontend fe = frontend_run(&src, o->ovr, o->novr, STAGE_SEMA, &a, &d);
+        ast_dump(fe.ast, &b);
+    }
+    if (b.len) fputs(b.data, stdout);
+    strbuf_free(&b);
+    diags_flush(&d, o->fmt);
+    if (rc == 0 && failed(&d, o)) rc = 1;
+    arena_free(&a);
+    return rc;
+}
+
+typedef struct Stats {
+    double mean, std, min, max, l2;
+} Stats;
+
+static Stats stats_of(const double *x, size_t n)
+{
+    Stats s = {0, 0, INFINITY, -INFINITY, 0};
+    for (size_t i = 0; i < n; i++) {
+        s.mean += x[i];
+        s.l2 += x[i] * x[i];
+        if (x[i] < s.min) s.min = x[i];
+        if (x[i] > s.max) s.max = x[i];
+    }
+    if (n) {
+        s.mean /= (double)n;
+        s.std = sqrt(fmax(s.l2 / (double)n - s.mean * s.mean, 0));
+    }
+    s.l2 = sqrt(s.l2);
+    return s;
+}
+
+static void print_tensor(const char *name, const int *dims, int nd, const double *x, const char *what)
+{
+    size_t n = 1;
+    char shape[96];
+    int k = snprintf(shape, sizeof shape, "[");
+    for (int i = 0; i < nd; i++) {
+        n *= (size_t)dims[i];
+        k += snprintf(shape + k, sizeof shape - (size_t)k, "%s%d", i ? ", " : "", dims[i]);
+    }
+    snprintf(shape + k, sizeof shape - (size_t)k, "]");
+    Stats s = stats_of(x, n);
+    printf("  %-14s %-22s mean %+.6e  std %.6e  min %+.6e  max %+.6e  l2 %.10e%s%s\n", name, shape,
+           s.mean, s.std, s.min, s.max, s.l2, what ? "  " : "", what ? what : "");
+}
+
+static bool write_npy(const Options *o, const char *name, const double *x, const int *dims, int nd)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s.npy", o->out_dir, name);
+    if (!npy_write_f64(path, x, dims, nd)) {
+        fprintf(stderr, "lac: error: cannot write %s: %s\n", path, strerror(errno));
+        return false;
+    }
+    return true;
+}
+
+/* The dims of input i for a shape, in its layout. */
+static int input_dims(const Symbol *y, const Options *o, int *dims)
+{
+    switch (y->layout) {
+    case LAYOUT_TOKEN: dims[0] = o->B; dims[1] = o->T; dims[2] = o->H; return 3;
+    case LAYOUT_TOKEN_VEC: dims[0] = o->B; dims[1] = o->T; dims[2] = o->H; dims[3] = y->cols; return 4;
+    case LAYOUT_HEAD: dims[0] = o->H; return 1;
+    case LAYOUT_HEAD_VEC: dims[0] = o->H; dims[1] = y->cols; return 2;
+    case LAYOUT_HEAD_MAT: dims[0] = o->H; dims[1] = y->rows; dims[2] = y->cols; return 3;
+    case LAYOUT_SHARED_VEC: dims[0] = y->cols; return 1;
+    case LAYOUT_SHARED_MAT: dims[0] = y->rows; dims[1] = y->cols; return 2;
+    }
+    return 0;
+}
+
+enum { REF_MAX_ELEMS = 1 << 27 }; /* 1 GiB of float64 per tensor */
+
+static int cmd_ref(const Options *o)
+{
+    if (o->nfiles != 1 || !o->have_shape) {
+        fprintf(stderr, "lac: error: ref takes one file and --shape B,T,H\n");
+        return 2;
+    }
+    Arena a;
+    arena_init(&a);
+    Diags d;
+    diags_init(&d, &a);
+    SrcFile src;
+    int rc = 0;
+    double **bufs = NULL;
+    int nbufs = 0;
+    if (!source_read(o->files[0], &a, &d, &src)) {
+        diags_flush(&d, o->fmt);
+        arena_free(&a);
+        return 2;
+    }
+    Frontend fe = frontend_run(&src, o->ovr, o->novr, STAGE_SEMA, &a, &d);
+    Variant *v = fe.variant;
+    if (!v || failed(&d, o)) {
+        diags_flush(&d, o->fmt);
+        arena_free(&a);
+        return 1;
+    }
+    size_t nto = (size_t)o->B * o->T * o->H;
+    size_t no = nto * (size_t)v->dv, ns = (size_t)o->B * o->H * (size_t)v->dk * (size_t)v->dv;
+    bool too_big = no > REF_MAX_ELEMS || ns > REF_MAX_ELEMS;
+    for (int i = 0; i < v->ninputs; i++)
+        if (ref_input_numel(v, i, o->B, o->T, o->H) > REF_MAX_ELEMS) too_big = true;
+    if (too_big) {
+        fprintf(stderr, "lac: error: shape %d,%d,%d needs a tensor of more than %d float64 "
+                        "values; use a smaller shape for the reference\n",
+                o->B, o->T, o->H, REF_MAX_ELEMS);
+        arena_free(&a);
+        return 2;
+    }
+    bufs = calloc((size_t)v->ninputs + 5, sizeof(double *));
+    RefProblem p = {0};
+    p.B = o->B;
+    p.T = o->T;
+    p.H = o->H;
+    p.inputs = bufs;
+    bool ok = bufs != NULL;
+    for (int i = 0; ok && i < v->ninputs; i++) {
+        bufs[nbufs++] = malloc(sizeof(double) * ref_input_numel(v, i, o->B, o->T, o->H));
+        ok = bufs[i] != NULL;
+    }
+    double *o_buf = ok ? malloc(sizeof(double) * no) : NULL;
+    double *s_fin = ok ? malloc(sizeof(double) * ns) : NULL;
+    double *z_fin = v->normalize && ok ? malloc(sizeof(double) * ((size_t)o->B * o->H * v->dk)) : NULL;
+    double *s0 = o->initial_state && ok ? malloc(sizeof(double) * ns) : NULL;
+    double *z0 = o->initial_state && v->normalize && ok
+                     ? malloc(sizeof(double) * ((size_t)o->B * o->H * v->dk)) : NULL;
+    ok = ok && o_buf && s_fin && (!v->normalize || z_fin) && (!o->initial_state || s0) &&
+         (!o->initial_state || !v->normalize || z0);
+    if (!ok) {
+        fprintf(stderr, "lac: error: out of memory for the reference tensors\n");
+        rc = 2;
+        goto done;
+    }
+    ref_fill_inputs(v, &p, o->seed);
+    if (s0) {
+        /* Initial states: 0.1 * N(0, 1); the normalizer's must stay positive
+         * for the denominator, so it is |N(0, 1)|. */
+        ref_fill_normal(s0, ns, 0.1, o->seed ^ 0x5eedull);
+        p.s0 = s0;
+        if (z0) {
+            size_t nz = (size_t)o->B * o->H * v->dk;
+            ref_fill_normal(z0, nz, 1, o->seed ^ 0x2eedull);
+            for (size_t i = 0; i < nz; i++) z0[i] = fabs(z0[i]);
+            p.z0 = z0;
+        }
+    }
+    p.o = o_buf;
+    p.s_final = s_fin;
+    p.z_final = z_fin;
+    if (!ref_run(v, &p, &d)) {
+        diags_flush(&d, o->fmt);
+        rc = 1;
+        goto done;
+    }
+    diags_flush(&d, o->fmt);
+    printf("lac ref: attention %s, shape B=%d T=%d H=%d, K=%d V=%d, seed %llu%s\n", v->name, o->B,
+           o->T, o->H, v->dk, v->dv, (unsigned long long)o->seed,
+           o->initial_state ? ", random initial state" : "");
+    printf("inputs:\n");
+    for (int i = 0; i < v->ninputs; i++) {
+        const Symbol *y = v->inputs[i];
+        int dims[4];
+        int nd = input_dims(y, o, dims);
+        char what[64];
+        snprintf(what, sizeof what, "%s, %s", dtype_name(y->dtype),
+                 (y->roles & ROLE_LOG_GATE) ? "logsigmoid(N(0,1))/16" : y->rows ? "N(0,1/R)" : "N(0,1)");
+        print_tensor(y->name, dims, nd, bufs[i], what);
+    }
+    printf("outputs:\n");
+    int od[4] = {o->B, o->T, o->H, v->dv}, sd[4] = {o->B, o->H, v->dk, v->dv};
+    print_tensor("o", od, 4, o_buf, NULL);
+    print_tensor("final_state", sd, 4, s_fin, NULL);
+    if (z_fin) print_tensor("final_norm", sd, 3, z_fin, NULL);
+    if (o->out_dir) {
+        if (mkdir(o->out_dir, 0777) != 0 && errno != EEXIST) {
+            fprintf(stderr, "lac: error: cannot create %s: %s\n", o->out_dir, strerror(errno));
+            rc = 2;
+            goto done;
+        }
+        bool w = true;
+        for (int i = 0; w && i < v->ninputs; i++) {
+            int dims[4];
+            int nd = input_dims(v->inputs[i], o, dims);
+            w = write_npy(o, v->inputs[i]->name, bufs[i], dims, nd);
+        }
+        w = w && write_npy(o, "o", o_buf, od, 4) && write_npy(o, "final_state", s_fin, sd, 4);
+        if (w && z_fin) w = write_npy(o, "final_norm", z_fin, sd, 3);
+        if (w && s0) w = write_npy(o, "initial_state", s0, sd, 4);
+        if (w && z0) w = write_npy(o, "initial_norm", z0, sd, 3);
+        if (!w) rc = 2;
+        else printf("wrote %s/*.npy\n", o->out_dir);
+    }
+done:
+    for (int i = 0; i < nbufs; i++) free(bufs[i]);
+    free(bufs);
+    free(o_buf);
+    free(s_fin);
+    free(z_fin);
+    free(s0);
+    free(z0);
+    arena_free(&a);
+    return rc;
+}
+
+static int cmd_version(void)
+{
+    StrBuf b;
+    strbuf_init(&b);
+    bool ok = llvm_describe_backend(&b);
+    printf("lac %s\n%s\n", LAC_VERSION_STRING, b.data);
+    strbuf_free(&b);
+    return ok ? 0 : 1;
+}
+
+LAC_API const char *lac_version(void) { return LAC_VERSION_STRING; }
+
+LAC_API int lac_main(int argc, char **argv)
+{
+    Arena a;
+    arena_init(&a);
+    Options o;
+    int rc = options_parse(argc, argv, &o, &a);
+    if (rc == 0) {
+        if (strcmp(o.cmd, "check") == 0) {
+            rc = cmd_check(&o);
+        } else if (strcmp(o.cmd, "dump") == 0) {
+            rc = cmd_dump(&o);
+        } else if (strcmp(o.cmd, "ref") == 0) {
+            rc = cmd_ref(&o);
+        } else if (strcmp(o.cmd, "version") == 0 || strcmp(o.cmd, "--version") == 0) {
+            rc = cmd_version();
+        } else if (strcmp(o.cmd, "help") == 0 || strcmp(o.cmd, "--help") == 0 ||
+                   strcmp(o.cmd, "-h") == 0) {
+            fputs(usage, stdout);
+        } else {
+            fprintf(stderr, "lac: error: unknown command '%s'\n%s", o.cmd, usage);
+            rc = 2;
+        }
+    }
+    arena_free(&a);
+    return rc;
+}
+
+LAC_API int lac_check_source(const char *name, const char *text, size_t len, char **diagnostics)
+{
+    Arena a;
+    arena_init(&a);
+    Diags d;
+    diags_init(&d, &a);
+    SrcFile src = {name ? name : "<string>", text, len};
+    if (len > LAC_MAX_SOURCE_BYTES)
+        diag_error_noloc(&d, src.name, "source is larger than %u bytes", LAC_MAX_SOURCE_BYTES);
+    else
+        frontend_run(&src, NULL, 0, STAGE_SEMA, &a, &d);
+    int rc = (d.nerrors > 0 || d.truncated) ? 1 : 0;
+    if (diagnostics) {
+        StrBuf b;
+        strbuf_init(&b);
+        diags_render(&d, DIAG_FORMAT_HUMAN, &b);
+        strbuf_putc(&b, 0);
+        *diagnostics = b.data;
+    }
+    arena_free(&a);
+    return rc;
+}

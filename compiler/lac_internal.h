@@ -1,0 +1,467 @@
+/*
+ * lac_internal.h: the one internal header of the lac compiler.
+ *
+ * It is divided by component banners in pipeline order:
+ *   util (arena, buffers) -> source & locations -> diagnostics -> tokens & lexer
+ *   -> AST -> parser -> sema (types, the checked Variant) -> CPU reference.
+ * The pipeline itself is listed once, in order, in driver.c (lac_frontend_run).
+ * Nothing here is exported from liblac.so: only lac_* symbols declared in
+ * lac.h are (-fvisibility=hidden).
+ */
+#ifndef LAC_INTERNAL_H
+#define LAC_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "lac.h"
+
+/* ========================================================================
+ * util: arena, growable buffer, invariants
+ * ======================================================================== */
+
+/* One arena per compilation: tokens, strings, AST, types are freed at once. */
+typedef struct ArenaBlock ArenaBlock;
+typedef struct Arena {
+    ArenaBlock *head;
+    size_t total; /* bytes handed out, for statistics and limits */
+} Arena;
+
+void arena_init(Arena *a);
+void arena_free(Arena *a);
+void *arena_alloc(Arena *a, size_t size);           /* zeroed, 16-aligned */
+char *arena_strndup(Arena *a, const char *s, size_t n);
+char *arena_strdup(Arena *a, const char *s);
+char *arena_printf(Arena *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* A growable array of pointers living in an arena (old blocks are abandoned
+ * in the arena, which is fine for compile-time sized data). */
+typedef struct PtrVec {
+    void **items;
+    int len, cap;
+} PtrVec;
+void ptrvec_push(Arena *a, PtrVec *v, void *item);
+
+/* A heap-backed growable string, for rendering (diagnostics, dumps). */
+typedef struct StrBuf {
+    char *data;
+    size_t len, cap;
+} StrBuf;
+void strbuf_init(StrBuf *b);
+void strbuf_free(StrBuf *b);
+void strbuf_putc(StrBuf *b, char c);
+void strbuf_puts(StrBuf *b, const char *s);
+void strbuf_putn(StrBuf *b, const char *s, size_t n);
+void strbuf_printf(StrBuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Internal invariant failures are bugs, not user errors: report and abort. */
+#define LAC_ASSERT(cond)                                                            \
+    do {                                                                            \
+        if (!(cond)) lac_internal_error(__FILE__, __LINE__, #cond);                 \
+    } while (0)
+_Noreturn void lac_internal_error(const char *file, int line, const char *what);
+
+/* Levenshtein distance, for "did you mean" suggestions. */
+int str_edit_distance(const char *a, const char *b);
+/* The closest of `cands` (NULL-terminated) to `name` within a small distance. */
+const char *str_suggest(const char *name, const char *const *cands);
+
+/* ========================================================================
+ * source & locations
+ * ======================================================================== */
+
+/* The largest source file the front end accepts (a .la file is tiny). */
+#define LAC_MAX_SOURCE_BYTES (1u << 20)
+
+typedef struct SrcFile {
+    const char *name;  /* as given by the user, e.g. "dsl_examples/gla.la" */
+    const char *text;  /* not NUL-terminated necessarily; `len` bytes */
+    size_t len;
+} SrcFile;
+
+/* Every token, AST node and IR op carries one. line/col are 1-based; col
+ * counts bytes. off/len give the byte span in file->text (len may be 0). */
+typedef struct SrcLoc {
+    const SrcFile *file;
+    int line, col;
+    int off, len;
+} SrcLoc;
+
+/* The smallest span covering a and b (same file). */
+SrcLoc srcloc_merge(SrcLoc a, SrcLoc b);
+
+/* ========================================================================
+ * diagnostics
+ * ======================================================================== */
+
+typedef enum DiagLevel { DIAG_ERROR, DIAG_WARNING, DIAG_NOTE } DiagLevel;
+
+typedef struct Diag Diag;
+struct Diag {
+    DiagLevel level;
+    bool has_loc;
+    SrcLoc loc;
+    char *msg;
+    Diag *notes; /* linked list of DIAG_NOTE attached to this diagnostic */
+    Diag *next;
+};
+
+/* Errors stop after this many (a "too many errors" diagnostic ends the list). */
+#define LAC_MAX_ERRORS 25
+
+typedef struct Diags {
+    Arena *arena;
+    Diag *first, *last;
+    int nerrors, nwarnings;
+    bool truncated; /* more than LAC_MAX_ERRORS */
+} Diags;
+
+void diags_init(Diags *d, Arena *a);
+/* Report at a location; returns the diagnostic so notes can be attached. */
+Diag *diag_error(Diags *d, SrcLoc loc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+Diag *diag_warning(Diags *d, SrcLoc loc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* A diagnostic with no source location (command line, I/O). `where` names
+ * the origin, e.g. "lac" or "<command line>". */
+Diag *diag_error_noloc(Diags *d, const char *where, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Attach a note (may be NULL-parent-safe: a NULL parent is ignored). */
+void diag_note(Diags *d, Diag *parent, SrcLoc loc, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+void diag_note_noloc(Diags *d, Diag *parent, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+typedef enum DiagFormat { DIAG_FORMAT_HUMAN, DIAG_FORMAT_PLAIN } DiagFormat;
+/* HUMAN: "file:line:col: error: msg", source line, caret line, notes.
+ * PLAIN: one line per diagnostic and note, no source (machine-readable). */
+void diags_render(const Diags *d, DiagFormat fmt, StrBuf *out);
+
+/* ========================================================================
+ * tokens & lexer (lexer.l)
+ * ======================================================================== */
+
+typedef enum TokKind {
+    TOK_EOF = 0,
+    TOK_IDENT,
+    TOK_NUMBER,
+    TOK_KEYWORD,
+    TOK_PUNCT,
+} TokKind;
+
+typedef struct Token {
+    int kind;          /* the bison token kind (yytoken_kind_t) */
+    const char *text;  /* the spelling, arena-owned */
+    double num;        /* TOK_NUMBER */
+    bool is_int;       /* TOK_NUMBER written without '.' or exponent */
+    SrcLoc loc;
+} Token;
+
+/* Lexer state shared by flex (extra) and the parser. */
+typedef struct LexState {
+    const SrcFile *file;
+    Arena *arena;
+    Diags *diags;
+    int off, line, col;    /* position of the next byte */
+    SrcLoc prev_loc;       /* the token before the current one */
+    SrcLoc cur_loc;        /* the current (most recent) token */
+    Diag *bad_diag;        /* last "invalid character" diagnostic, to merge runs */
+    int bad_end;           /* byte offset just past that run */
+} LexState;
+
+/* Tokenize a whole file (for `lac dump --tokens`); returns count, tokens in *out. */
+int lexer_tokenize(const SrcFile *file, Arena *a, Diags *d, Token **out);
+/* Printable name of a bison token kind ("identifier", "';'", "\"param\""). */
+const char *lexer_token_name(int kind);
+
+/* ========================================================================
+ * AST (ast.c)
+ * ======================================================================== */
+
+typedef enum ExprKind {
+    EX_NUM,   /* literal */
+    EX_NAME,  /* identifier: param, input, let, built-in */
+    EX_NEG,   /* unary minus: lhs */
+    EX_BIN,   /* lhs op rhs */
+    EX_CALL,  /* name(args) */
+    EX_ERROR, /* placeholder after a syntax error */
+} ExprKind;
+
+typedef enum BinOp { OP_ADD, OP_SUB, OP_MUL, OP_DIV, OP_MATMUL } BinOp;
+const char *binop_spelling(BinOp op);
+
+/* Where a value varies: a compile-time constant, a run-time value that is
+ * the same for every token of one (sequence, head) (head index, per-head
+ * inputs, sequence length), or a value per token. Ordered: join = max. */
+typedef enum Variation { VAR_CONST, VAR_UNIFORM, VAR_TOKEN } Variation;
+const char *variation_name(Variation v);
+
+/* A closed interval with infinities, for sign analysis (log-space decay). */
+typedef struct Interval {
+    double lo, hi;
+} Interval;
+
+/* The type sema gives every expression: a row of `cols` channels (cols == 1
+ * is a scalar per row), or a weight matrix rows x cols (rows > 0) that may
+ * only appear on the right of '@'. See docs/language.md section 5.1. */
+typedef struct Type {
+    bool err;        /* an error was already reported below; stay quiet */
+    Variation var;
+    int rows;        /* > 0 only for weight matrices */
+    int cols;
+    bool known;      /* compile-time value known (var == VAR_CONST, cols == 1) */
+    double value;
+    Interval range;  /* of every element */
+} Type;
+
+/* Built-in functions and names, resolved by sema. */
+typedef enum Builtin {
+    BI_NONE = 0,
+    /* elementwise unary */
+    BI_EXP, BI_LOG, BI_SQRT, BI_RELU, BI_ELU, BI_SIGMOID, BI_LOGSIGMOID, BI_SILU,
+    BI_COS, BI_SIN, BI_SOFTPLUS, BI_TANH, BI_ABS,
+    /* elementwise binary */
+    BI_POW, BI_MINIMUM, BI_MAXIMUM,
+    /* row reductions (-> 1 channel) */
+    BI_SUM, BI_MAX, BI_MIN, BI_MEAN,
+    /* row maps */
+    BI_SOFTMAX,
+    /* structure */
+    BI_CONCAT, BI_OUTER, BI_ONES,
+    /* built-in names */
+    BI_POS, BI_HEAD, BI_NUM_HEADS, BI_SEQ_LEN, BI_PI,
+    BI_COUNT_
+} Builtin;
+const char *builtin_name(Builtin b);
+/* Scalar meaning of elementwise built-ins and operators (shared by constant
+ * folding and the reference). */
+double builtin_apply1(Builtin b, double x);
+double builtin_apply2(Builtin b, double x, double y);
+double binop_apply(BinOp op, double x, double y);
+
+typedef struct Symbol Symbol;
+typedef struct Expr Expr;
+struct Expr {
+    ExprKind kind;
+    SrcLoc loc;
+    double num;        /* EX_NUM */
+    bool is_int;       /* EX_NUM */
+    const char *name;  /* EX_NAME, EX_CALL */
+    SrcLoc name_loc;   /* EX_CALL: the function name */
+    BinOp op;          /* EX_BIN */
+    Expr *lhs, *rhs;   /* EX_BIN; EX_NEG uses lhs */
+    Expr **args;       /* EX_CALL */
+    int nargs;
+    int depth;         /* nesting depth, bounded by the parser */
+    /* filled by sema */
+    Type type;
+    Symbol *sym;       /* EX_NAME bound to a param, input or let */
+    Builtin fn;        /* EX_CALL function, or EX_NAME built-in */
+};
+
+/* The deepest expression the parser accepts (keeps recursion bounded). */
+#define LAC_MAX_EXPR_DEPTH 256
+
+typedef enum StmtKind {
+    ST_PARAM, ST_INPUT, ST_LET, ST_QUERY, ST_KEY, ST_VALUE, ST_SCALE,
+    ST_DECAY, ST_NORMALIZE, ST_MASK, ST_TILE, ST_TUNE,
+} StmtKind;
+const char *stmt_kind_name(StmtKind k);
+
+typedef struct Dim {
+    SrcLoc loc;
+    const char *name; /* identifier, or NULL for a number */
+    double num;
+    bool is_int;
+} Dim;
+
+typedef struct Stmt {
+    StmtKind kind;
+    SrcLoc loc;        /* the whole statement */
+    const char *name;  /* param, input, let, tile and tune key; decay form; mask;
+                          normalize option ("eps") */
+    SrcLoc name_loc;
+    Expr *expr;        /* value (param, let, query, key, value, scale, decay,
+                          normalize eps, tile) */
+    /* ST_INPUT */
+    const char *dtype;
+    SrcLoc dtype_loc;
+    Dim *dims;
+    int ndims;
+    SrcLoc dims_loc;
+    bool dims_on_name;     /* "input q[K] : bf16;" (a common mistake) */
+    SrcLoc name_dims_loc;
+    /* ST_TUNE */
+    Expr **values;
+    int nvalues;
+    SrcLoc values_loc;
+} Stmt;
+
+typedef struct AttnDecl {
+    const char *name;
+    SrcLoc loc, name_loc;
+    Stmt **stmts;
+    int nstmts;
+} AttnDecl;
+
+typedef struct AstFile {
+    const SrcFile *src;
+    AttnDecl **decls;
+    int ndecls;
+} AstFile;
+
+Expr *expr_new(Arena *a, ExprKind kind, SrcLoc loc);
+Expr *expr_new_bin(Arena *a, BinOp op, Expr *lhs, Expr *rhs);
+void ast_dump(const AstFile *f, StrBuf *out);   /* deterministic */
+void expr_dump(const Expr *e, StrBuf *out);      /* one line, s-expression */
+void type_format(const Type *t, StrBuf *out);
+
+/* ========================================================================
+ * parser (parser.y)
+ * ======================================================================== */
+
+/* Parse a file into an AST; syntax errors go to `d`. Never NULL: a file
+ * with errors yields the statements that could be recovered. */
+AstFile *parser_parse(const SrcFile *file, Arena *a, Diags *d);
+
+/* ========================================================================
+ * sema (sema.c): checks a parsed file and builds the Variant
+ * ======================================================================== */
+
+typedef enum DType { DT_BF16, DT_F16, DT_F32 } DType;
+const char *dtype_name(DType t);
+int dtype_size(DType t);
+
+/* Input layouts in fla's convention; B and T only appear together. */
+typedef enum Layout {
+    LAYOUT_TOKEN,        /* [B, T, H]      one value per token and head */
+    LAYOUT_TOKEN_VEC,    /* [B, T, H, C] */
+    LAYOUT_HEAD,         /* [H] */
+    LAYOUT_HEAD_VEC,     /* [H, C] */
+    LAYOUT_HEAD_MAT,     /* [H, R, C]      a weight matrix per head */
+    LAYOUT_SHARED_VEC,   /* [C] */
+    LAYOUT_SHARED_MAT,   /* [R, C]         a weight matrix shared by heads */
+} Layout;
+const char *layout_name(Layout l);
+
+typedef enum SymKind { SYM_PARAM, SYM_INPUT, SYM_LET } SymKind;
+
+/* Roles an input plays, so `lac ref` can draw sensible random values. */
+enum { ROLE_LOG_GATE = 1 };
+
+struct Symbol {
+    SymKind kind;
+    const char *name;
+    SrcLoc loc;
+    Stmt *stmt;
+    bool used;
+    int index;         /* into Variant.params / inputs / lets */
+    Type type;
+    /* SYM_PARAM */
+    double value;
+    bool is_int;
+    bool overridden;   /* set with --set */
+    /* SYM_INPUT */
+    DType dtype;
+    Layout layout;
+    int rows, cols;    /* channel dims (rows only for matrices) */
+    int roles;
+    /* SYM_LET */
+    Expr *expr;
+};
+
+typedef enum DecayKind { DECAY_NONE, DECAY_PER_HEAD, DECAY_PER_TOKEN, DECAY_PER_KEY } DecayKind;
+const char *decay_kind_name(DecayKind k);
+
+/* Block sizes and tuning knobs, see docs/language.md section 11. */
+typedef enum TuneKnob { KNOB_CHUNK, KNOB_SUBCHUNK, KNOB_BLOCK_K, KNOB_BLOCK_V, KNOB_WARPS,
+                        KNOB_STAGES, KNOB_COUNT_ } TuneKnob;
+const char *knob_name(TuneKnob k);
+
+#define LAC_MAX_TUNE_VALUES 16
+
+typedef struct TuneSpace {
+    int tile[KNOB_COUNT_];                       /* the default configuration */
+    bool tile_set[KNOB_COUNT_];                  /* written in a tile statement */
+    int values[KNOB_COUNT_][LAC_MAX_TUNE_VALUES]; /* the tuning set of each knob */
+    int nvalues[KNOB_COUNT_];                    /* 1 when not tuned (= tile) */
+    long nconfigs;                               /* valid combinations */
+} TuneSpace;
+
+/* The checked variant: everything later stages need, with types resolved. */
+typedef struct Variant {
+    const char *name;
+    SrcLoc loc;
+    const SrcFile *src;
+    Symbol **params;  int nparams;
+    Symbol **inputs;  int ninputs;
+    Symbol **lets;    int nlets;
+    Expr *query, *key, *value;  /* feature-mapped rows */
+    int dk;                     /* key/query feature count */
+    int dv;                     /* value channels */
+    DecayKind decay;
+    Expr *decay_expr;           /* log-space; NULL for DECAY_NONE */
+    bool causal;
+    bool normalize;
+    double eps;
+    Expr *scale;                /* VAR_CONST or VAR_UNIFORM scalar */
+    TuneSpace tune;
+} Variant;
+
+/* A --set NAME=VALUE override applied to a param before checking. */
+typedef struct ParamOverride {
+    const char *name;
+    double value;
+    bool is_int;
+    bool used;
+} ParamOverride;
+
+/* Check `f`; returns the Variant or NULL when errors were reported. */
+Variant *sema_check(const AstFile *f, const ParamOverride *ovr, int novr, Arena *a, Diags *d);
+/* Longest channel count sema accepts for one row (features after maps). */
+#define LAC_MAX_CHANNELS 65536
+/* Largest declared dimension of an input. */
+#define LAC_MAX_DIM 16384
+
+/* Evaluate a VAR_CONST scalar expression (after sema). */
+double sema_const_value(const Expr *e);
+/* A one-line summary of a variant for `lac check`. */
+void variant_summary(const Variant *v, StrBuf *out);
+
+/* ========================================================================
+ * CPU reference (ref.c): float64, recurrent form, docs/language.md section 12
+ * ======================================================================== */
+
+typedef struct RefProblem {
+    int B, T, H;
+    /* One array per Variant input, in the input's layout, float64. */
+    double **inputs;
+    /* Optional initial state [B, H, dk, dv] and normalizer [B, H, dk]; NULL = 0. */
+    const double *s0, *z0;
+    /* Outputs, caller-allocated: o [B, T, H, dv]; final state [B, H, dk, dv];
+     * final normalizer [B, H, dk] (only for normalized variants; may be NULL). */
+    double *o, *s_final, *z_final;
+} RefProblem;
+
+/* Number of elements of input i for the given B, T, H. */
+size_t ref_input_numel(const Variant *v, int i, int B, int T, int H);
+/* Fill the inputs with seeded random values (docs/language.md section 13). */
+void ref_fill_inputs(const Variant *v, RefProblem *p, uint64_t seed);
+/* Fill a buffer with N(0, sd^2) values from a seeded generator. */
+void ref_fill_normal(double *x, size_t n, double sd, uint64_t seed);
+/* Run the recurrence. Returns false and reports into d on run-time problems
+ * (a decay that is positive, a non-finite value). */
+bool ref_run(const Variant *v, const RefProblem *p, Diags *d);
+
+/* Write a float64 array as a NumPy .npy file; false on I/O error (errno set). */
+bool npy_write_f64(const char *path, const double *data, const int *dims, int ndims);
+
+/* ========================================================================
+ * LLVM (llvm_info.c): the statically linked NVPTX back end
+ * ======================================================================== */
+
+/* Writes e.g. "LLVM 19.1.7, nvptx64 target: sm_80 sm_90 sm_90a"; false if the
+ * NVPTX target cannot be created (the message says why). */
+bool llvm_describe_backend(StrBuf *out);
+
+#endif /* LAC_INTERNAL_H */

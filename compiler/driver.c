@@ -276,6 +276,22 @@ static int cmd_dump(const Options *o)
     } else {
         Frontend fe = frontend_run(&src, o->ovr, o->novr, STAGE_SEMA, &a, &d);
         ast_dump(fe.ast, &b);
+        if (fe.variant) {
+            strbuf_puts(&b, "variant: ");
+            variant_summary(fe.variant, &b);
+            strbuf_putc(&b, '\n');
+            for (int i = 0; i < fe.variant->ninputs; i++) {
+                const Symbol *y = fe.variant->inputs[i];
+                strbuf_printf(&b, "  input %s: %s %s%s\n", y->name, dtype_name(y->dtype),
+                              layout_name(y->layout), (y->roles & ROLE_LOG_GATE) ? " log-gate" : "");
+            }
+            for (int k = 0; k < KNOB_COUNT_; k++) {
+                strbuf_printf(&b, "  %s = %d in {", knob_name(k), fe.variant->tune.tile[k]);
+                for (int j = 0; j < fe.variant->tune.nvalues[k]; j++)
+                    strbuf_printf(&b, "%s%d", j ? ", " : "", fe.variant->tune.values[k][j]);
+                strbuf_puts(&b, "}\n");
+            }
+        }
     }
     if (b.len) fputs(b.data, stdout);
     strbuf_free(&b);

@@ -343,9 +343,8 @@ arg_list:
 static const char *symbol_spelling(yysymbol_kind_t k, char *buf, size_t n)
 {
     const char *name = yysymbol_name(k);
-    if (name[0] == '"') {
-        size_t len = strlen(name);
-        snprintf(buf, n, "'%.*s'", (int)(len - 2), name + 1);
+    if (k >= YYSYMBOL_KW_ATTENTION && k <= YYSYMBOL_KW_IN) {
+        snprintf(buf, n, "'%s'", name);
         return buf;
     }
     return name; /* 'x' for chars, "identifier", "number", "end of file" */
@@ -353,9 +352,9 @@ static const char *symbol_spelling(yysymbol_kind_t k, char *buf, size_t n)
 
 static int yyreport_syntax_error(const yypcontext_t *ctx, Parser *p)
 {
-    enum { MAXEXP = 6 };
-    yysymbol_kind_t expected[MAXEXP];
-    int n = yypcontext_expected_tokens(ctx, expected, MAXEXP);
+    enum { MAXLIST = 5 }; /* longer lists of expected tokens are not shown */
+    yysymbol_kind_t expected[YYNTOKENS];
+    int n = yypcontext_expected_tokens(ctx, expected, YYNTOKENS);
     yysymbol_kind_t la = yypcontext_token(ctx);
     const SrcLoc *loc = yypcontext_location(ctx);
     const SrcLoc *prev = &p->lex->prev_loc;
@@ -388,7 +387,7 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, Parser *p)
     } else {
         strbuf_printf(&msg, "unexpected %s", symbol_spelling(la, b1, sizeof b1));
     }
-    if (n > 0 && n < MAXEXP) {
+    if (n > 0 && n <= MAXLIST) {
         strbuf_puts(&msg, ", expected ");
         for (int i = 0; i < n; i++) {
             if (i) strbuf_puts(&msg, i == n - 1 ? " or " : ", ");

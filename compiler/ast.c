@@ -96,6 +96,8 @@ static void num_format(double v, StrBuf *out)
 {
     if (isinf(v)) {
         strbuf_puts(out, v > 0 ? "inf" : "-inf");
+    } else if (v == 0) {
+        strbuf_puts(out, "0"); /* also -0 */
     } else if (v == floor(v) && fabs(v) < 1e15) {
         strbuf_printf(out, "%.0f", v);
     } else {
@@ -200,7 +202,8 @@ void ast_dump(const AstFile *f, StrBuf *out)
         for (int j = 0; j < d->nstmts; j++) {
             const Stmt *s = d->stmts[j];
             strbuf_printf(out, "  %s", stmt_kind_name(s->kind));
-            if (s->name) strbuf_printf(out, " %s", s->name);
+            if (s->name && strcmp(s->name, stmt_kind_name(s->kind)) != 0)
+                strbuf_printf(out, " %s", s->name);
             if (s->kind == ST_INPUT) {
                 strbuf_printf(out, " : %s", s->dtype ? s->dtype : "?");
                 if (s->ndims) {

@@ -32,7 +32,10 @@ static Diag *diag_add(Diags *d, DiagLevel level, bool has_loc, SrcLoc loc, const
         }
         d->nerrors++;
     } else if (level == DIAG_WARNING) {
-        if (d->nerrors + d->nwarnings >= 4 * LAC_MAX_ERRORS) return NULL;
+        /* After the error limit nothing more is worth reading. */
+        if (d->truncated || d->nerrors >= LAC_MAX_ERRORS ||
+            d->nerrors + d->nwarnings >= 4 * LAC_MAX_ERRORS)
+            return NULL;
         d->nwarnings++;
     }
     char buf[1024];

@@ -34,6 +34,9 @@ int lac_yylex(LAC_YYSTYPE *val, SrcLoc *loc, void *scanner);
 %code {
 #include <string.h>
 
+/* Bison's stack limit (its default), named so messages can cite it. */
+#define YYMAXDEPTH 10000
+
 struct Parser {
     Arena *arena;
     Diags *diags;
@@ -41,6 +44,8 @@ struct Parser {
     void *scanner;
     PtrVec decls;
     bool depth_reported;
+    const char *open_name; /* the attention block being parsed, for EOF errors */
+    SrcLoc open_loc;
 };
 
 #define YYLLOC_DEFAULT(Cur, Rhs, N)                                           \
@@ -108,7 +113,8 @@ static Expr *depth_check(Parser *p, Expr *e)
     e->depth = d + 1;
     if (e->depth <= LAC_MAX_EXPR_DEPTH) return e;
     if (!p->depth_reported)
-        diag_error(p->diags, e->loc, "expression is nested too deeply (more than %d levels)",
+        diag_error(p->diags, e->loc,
+                   "expression is too deep: more than %d nested operations or calls",
                    LAC_MAX_EXPR_DEPTH);
     p->depth_reported = true;
     Expr *err = expr_new(p->arena, EX_ERROR, e->loc);
@@ -125,7 +131,12 @@ static Expr *mk_bin(Parser *p, BinOp op, Expr *l, Expr *r, SrcLoc loc)
 
 static void yyerror(const SrcLoc *loc, Parser *p, const char *msg)
 {
-    diag_error(p->diags, *loc, "%s", msg);
+    if (strcmp(msg, "memory exhausted") == 0)
+        diag_error(p->diags, *loc, "the parser's stack is full: parentheses or operators are "
+                                   "nested more than %d deep",
+                   YYMAXDEPTH);
+    else
+        diag_error(p->diags, *loc, "%s", msg);
 }
 }
 
@@ -172,13 +183,14 @@ decls:
   ;
 
 attention:
-    "attention" IDENT '{' stmts '}' {
+    "attention" IDENT '{' { p->open_name = $2; p->open_loc = @1; } stmts '}' {
+        p->open_name = NULL;
         AttnDecl *d = arena_alloc(p->arena, sizeof *d);
         d->name = $2;
         d->loc = @$;
         d->name_loc = @2;
-        d->stmts = (Stmt **)$4->items;
-        d->nstmts = $4->len;
+        d->stmts = (Stmt **)$5->items;
+        d->nstmts = $5->len;
         $$ = d;
     }
   | error '}'                   { $$ = NULL; }
@@ -375,6 +387,24 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, Parser *p)
         return 0;
     }
 
+    /* A statement keyword where only 'attention' may start. */
+    bool wants_attention = false;
+    for (int i = 0; i < n; i++)
+        if (expected[i] == YYSYMBOL_KW_ATTENTION) wants_attention = true;
+    if (wants_attention && la > YYSYMBOL_KW_ATTENTION && la <= YYSYMBOL_KW_TUNE) {
+        Diag *g = diag_error(p->diags, *loc, "'%s' must be inside an attention block",
+                             yysymbol_name(la));
+        diag_note_noloc(p->diags, g, "a .la file is 'attention NAME { ... }' (section 2)");
+        return 0;
+    }
+    if (la == YYSYMBOL_YYEOF && p->open_name) {
+        Diag *g = diag_error(p->diags, *loc,
+                             "unexpected end of file: attention '%s' is not closed with '}'",
+                             p->open_name);
+        diag_note(p->diags, g, p->open_loc, "the block opens here");
+        return 0;
+    }
+
     StrBuf msg;
     strbuf_init(&msg);
     if (la == YYSYMBOL_YYEOF) {
@@ -387,12 +417,27 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, Parser *p)
     } else {
         strbuf_printf(&msg, "unexpected %s", symbol_spelling(la, b1, sizeof b1));
     }
-    if (n > 0 && n <= MAXLIST) {
+    /* After an operand every operator may follow: name the other tokens
+     * (';', ')', ',') and say "or an operator" rather than list them all. */
+    yysymbol_kind_t shown[YYNTOKENS];
+    int nshown = 0;
+    bool operators = false;
+    for (int i = 0; i < n; i++) {
+        const char *nm = yysymbol_name(expected[i]);
+        if (n > MAXLIST && (strcmp(nm, "'+'") == 0 || strcmp(nm, "'-'") == 0 ||
+                            strcmp(nm, "'*'") == 0 || strcmp(nm, "'/'") == 0 ||
+                            strcmp(nm, "'@'") == 0))
+            operators = true;
+        else
+            shown[nshown++] = expected[i];
+    }
+    if (nshown > 0 && nshown <= MAXLIST) {
         strbuf_puts(&msg, ", expected ");
-        for (int i = 0; i < n; i++) {
-            if (i) strbuf_puts(&msg, i == n - 1 ? " or " : ", ");
-            strbuf_puts(&msg, symbol_spelling(expected[i], b2, sizeof b2));
+        for (int i = 0; i < nshown; i++) {
+            if (i) strbuf_puts(&msg, i == nshown - 1 && !operators ? " or " : ", ");
+            strbuf_puts(&msg, symbol_spelling(shown[i], b2, sizeof b2));
         }
+        if (operators) strbuf_puts(&msg, " or an operator");
     }
     diag_error(p->diags, *loc, "%s", msg.data);
     strbuf_free(&msg);

@@ -197,6 +197,11 @@ static const char *sym_kind_name(SymKind k)
     return k == SYM_PARAM ? "parameter" : k == SYM_INPUT ? "input" : "let";
 }
 
+static const char *sym_kind_article(SymKind k)
+{
+    return k == SYM_PARAM ? "a parameter" : k == SYM_INPUT ? "an input" : "a let";
+}
+
 /* ------------------------------------------------------------------------
  * Expression typing (section 5)
  * ------------------------------------------------------------------------ */
@@ -287,9 +292,9 @@ static Type type_name(Sema *s, Expr *e)
         y->used = true;
         if (s->in_param && y->kind != SYM_PARAM) {
             Diag *g = diag_error(s->d, e->loc,
-                                 "a parameter must be a compile-time constant, but '%s' is an "
-                                 "%s (section 3)",
-                                 e->name, sym_kind_name(y->kind));
+                                 "a parameter must be a compile-time constant, but '%s' is %s "
+                                 "(section 3)",
+                                 e->name, sym_kind_article(y->kind));
             diag_note(s->d, g, y->loc, "'%s' is declared here", y->name);
             return type_err();
         }
@@ -364,8 +369,9 @@ static Type type_call(Sema *s, Expr *e)
     if (!fi) {
         Symbol *y = sym_find(s, e->name);
         if (y) {
-            diag_error(s->d, e->name_loc, "'%s' is an %s, not a function", e->name,
-                       sym_kind_name(y->kind));
+            y->used = true;
+            diag_error(s->d, e->name_loc, "'%s' is %s, not a function", e->name,
+                       sym_kind_article(y->kind));
         } else if (builtin_name_find(e->name) != BI_NONE) {
             diag_error(s->d, e->name_loc, "'%s' is a built-in value, not a function", e->name);
         } else {
@@ -495,6 +501,9 @@ static Type type_bin(Sema *s, Expr *e)
                                  "has %d rows",
                                  l->type.cols, r->type.rows);
             note_shape(s, g, l);
+            if (r->kind == EX_NAME && r->sym)
+                diag_note(s->d, g, r->sym->loc, "'%s' is declared here as [%d x %d]", r->sym->name,
+                          r->type.rows, r->type.cols);
             return type_err();
         }
         return type_row(var_join(l->type.var, r->type.var), r->type.cols, FULL);
@@ -543,7 +552,10 @@ static Type expr_type(Sema *s, Expr *e)
     default: t = type_err(); break;
     }
     if (t.known && !isfinite(t.value) && !t.err) {
-        diag_error(s->d, e->loc, "this constant evaluates to %g", t.value);
+        if (isnan(t.value))
+            diag_error(s->d, e->loc, "this constant is not a number (NaN)");
+        else
+            diag_error(s->d, e->loc, "this constant overflows to %sinfinity", t.value < 0 ? "-" : "");
         t = type_err();
     }
     e->type = t;
@@ -600,22 +612,26 @@ static void range_recompute(Expr *e)
     }
 }
 
-/* Inputs (through lets) that an expression reads. */
-static void collect_inputs(Expr *e, PtrVec *out, Arena *a)
+/* Inputs (through lets) that an expression reads. Each let is walked once
+ * (`seen`), so chains of lets that reuse each other stay linear. */
+static void collect_inputs(Expr *e, PtrVec *out, PtrVec *seen, Arena *a)
 {
     if (!e) return;
     if (e->kind == EX_NAME && e->sym) {
-        if (e->sym->kind == SYM_INPUT) {
-            for (int i = 0; i < out->len; i++)
-                if (out->items[i] == e->sym) return;
-            ptrvec_push(a, out, e->sym);
-        } else if (e->sym->kind == SYM_LET) {
-            collect_inputs(e->sym->expr, out, a);
+        Symbol *y = e->sym;
+        if (y->kind == SYM_INPUT || y->kind == SYM_LET) {
+            for (int i = 0; i < seen->len; i++)
+                if (seen->items[i] == y) return;
+            ptrvec_push(a, seen, y);
+            if (y->kind == SYM_INPUT)
+                ptrvec_push(a, out, y);
+            else
+                collect_inputs(y->expr, out, seen, a);
         }
     }
-    collect_inputs(e->lhs, out, a);
-    collect_inputs(e->rhs, out, a);
-    for (int i = 0; i < e->nargs; i++) collect_inputs(e->args[i], out, a);
+    collect_inputs(e->lhs, out, seen, a);
+    collect_inputs(e->rhs, out, seen, a);
+    for (int i = 0; i < e->nargs; i++) collect_inputs(e->args[i], out, seen, a);
 }
 
 /* ------------------------------------------------------------------------
@@ -638,8 +654,8 @@ static void declare(Sema *s, Stmt *st, SymKind kind)
     Symbol *old = sym_find(s, n);
     if (old) {
         Diag *g = diag_error(s->d, st->name_loc, "redefinition of '%s'", n);
-        diag_note(s->d, g, old->loc, "'%s' was first defined here as an %s", n,
-                  sym_kind_name(old->kind));
+        diag_note(s->d, g, old->loc, "'%s' was first defined here as %s", n,
+                  sym_kind_article(old->kind));
         return;
     }
     Symbol *y = arena_alloc(s->a, sizeof *y);
@@ -761,6 +777,20 @@ static void check_input(Sema *s, Symbol *y)
 {
     Stmt *st = y->stmt;
     y->type = type_err(); /* until proven fine */
+    /* "input q, k : bf16[...]" is one declaration: check it once, so one
+     * mistake in it is one error. */
+    for (int i = 0; i < s->syms.len && s->syms.items[i] != y; i++) {
+        Symbol *x = s->syms.items[i];
+        if (x->kind == SYM_INPUT && x->stmt->dtype_loc.off == st->dtype_loc.off &&
+            !x->stmt->dims_on_name && !st->dims_on_name) {
+            y->dtype = x->dtype;
+            y->layout = x->layout;
+            y->rows = x->rows;
+            y->cols = x->cols;
+            y->type = x->type;
+            return;
+        }
+    }
     if (st->dims_on_name) {
         Diag *g = diag_error(s->d, st->name_dims_loc,
                              "the layout of an input is written after its dtype (section 4)");
@@ -832,7 +862,10 @@ static void check_input(Sema *s, Symbol *y)
                 Diag *g = diag_error(s->d, dm->loc,
                                      "dimension '%s' = %g must be an integer from 1 to %d",
                                      dm->name, pv, LAC_MAX_DIM);
-                diag_note(s->d, g, p->loc, "'%s' is defined here", p->name);
+                if (p->overridden)
+                    diag_note_noloc(s->d, g, "the value comes from --set %s=%g", p->name, pv);
+                else
+                    diag_note(s->d, g, p->loc, "'%s' is defined here", p->name);
                 ok = false;
                 continue;
             }
@@ -930,7 +963,7 @@ static Expr *feature(Sema *s, StmtKind kind, const char *input)
     }
     expr_type(s, e);
     if (e->type.err) return NULL;
-    if (!require_row(s, e, stmt_kind_name(kind))) return NULL;
+    if (!require_row(s, e, arena_printf(s->a, "the %s", stmt_kind_name(kind)))) return NULL;
     return e;
 }
 
@@ -1010,8 +1043,8 @@ static bool decay_sign_ok(Sema *s, Expr *e)
     }
     /* Not provable as written: assume that raw inputs feeding it are
      * log-space gates (<= 0) and try again (section 7.2). */
-    PtrVec ins = {0};
-    collect_inputs(e, &ins, s->a);
+    PtrVec ins = {0}, seen = {0};
+    collect_inputs(e, &ins, &seen, s->a);
     Interval saved[64];
     int n = ins.len < 64 ? ins.len : 64;
     for (int i = 0; i < n; i++) {
@@ -1069,7 +1102,10 @@ static void check_decay(Sema *s)
         return;
     }
     if (form == DECAY_NONE) {
-        if (st->expr) diag_error(s->d, st->expr->loc, "'decay none' takes no argument");
+        if (st->expr) {
+            expr_type(s, st->expr);
+            diag_error(s->d, st->expr->loc, "'decay none' takes no argument");
+        }
         return;
     }
     if (!st->expr) {
@@ -1338,10 +1374,17 @@ static void check_tuning(Sema *s)
     }
     if (ts->tile[KNOB_CHUNK] % ts->tile[KNOB_SUBCHUNK] != 0) {
         /* The default configuration (first values) must be valid too. */
-        Diag *g = diag_error(s->d, s->decl->name_loc,
+        Stmt *at = s->tune_items[KNOB_SUBCHUNK] ? s->tune_items[KNOB_SUBCHUNK]
+                   : s->tune_items[KNOB_CHUNK] ? s->tune_items[KNOB_CHUNK] : NULL;
+        Diag *g = diag_error(s->d, at ? at->values_loc : s->decl->name_loc,
                              "the default configuration has subchunk = %d, which does not divide "
                              "chunk = %d (section 11)",
                              ts->tile[KNOB_SUBCHUNK], ts->tile[KNOB_CHUNK]);
+        Stmt *other = at == s->tune_items[KNOB_SUBCHUNK] ? s->tune_items[KNOB_CHUNK] : NULL;
+        if (!other) other = s->tile_items[KNOB_CHUNK];
+        if (other && other != at)
+            diag_note(s->d, g, other->kind == ST_TUNE ? other->values_loc : other->expr->loc,
+                      "chunk is set here");
         diag_note_noloc(s->d, g, "the default takes each tile value, else the first value of "
                                  "each tuning set");
         return;
@@ -1354,8 +1397,10 @@ static void check_tuning(Sema *s)
  * Driver
  * ------------------------------------------------------------------------ */
 
+/* Only for a file without errors: an error often leaves names unused. */
 static void warn_unused(Sema *s)
 {
+    if (s->d->nerrors > 0) return;
     for (int i = 0; i < s->syms.len; i++) {
         Symbol *y = s->syms.items[i];
         if (y->used || y->kind == SYM_PARAM) continue;
@@ -1420,7 +1465,7 @@ Variant *sema_check(const AstFile *f, const ParamOverride *ovr, int novr, Arena 
     check_decay(&s);
     check_mask_norm(&s);
     check_tuning(&s);
-    warn_unused(&s);
+    if (d->nerrors == errors_before) warn_unused(&s);
     fill_variant(&s);
     if (d->nerrors > errors_before || d->truncated) return NULL;
     return s.v;

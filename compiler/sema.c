@@ -844,11 +844,26 @@ static void check_input(Sema *s, Symbol *y)
         if (dm->name) {
             Symbol *p = sym_find(s, dm->name);
             if (!p || p->kind != SYM_PARAM) {
+                if (p) {
+                    diag_error(s->d, dm->loc,
+                               "'%s' is %s, not a parameter; channel dimensions are parameters or "
+                               "integers (section 4.2)",
+                               dm->name, sym_kind_article(p->kind));
+                    ok = false;
+                    continue;
+                }
                 Diag *g = diag_error(s->d, dm->loc, "'%s' is not a parameter; channel dimensions "
                                                     "are parameters or integers (section 4.2)",
                                      dm->name);
-                const char *sug = suggest_name(s, dm->name, false);
-                if (sug && !p) diag_note_noloc(s->d, g, "did you mean '%s'?", sug);
+                const char *cands[256];
+                int nc = 0;
+                for (int j = 0; j < s->syms.len && nc < 255; j++) {
+                    Symbol *z = s->syms.items[j];
+                    if (z->kind == SYM_PARAM) cands[nc++] = z->name;
+                }
+                cands[nc] = NULL;
+                const char *sug = str_suggest(dm->name, cands);
+                if (sug) diag_note_noloc(s->d, g, "did you mean '%s'?", sug);
                 ok = false;
                 continue;
             }
@@ -1024,6 +1039,32 @@ static void check_core(Sema *s)
     }
 }
 
+/* Recompute the ranges of every let, in order, then of e. */
+static void ranges_refresh(Sema *s, Expr *e)
+{
+    for (int i = 0; i < s->syms.len; i++) {
+        Symbol *y = s->syms.items[i];
+        if (y->kind == SYM_LET && !y->type.err) {
+            range_recompute(y->expr);
+            y->type.range = y->expr->type.range;
+        }
+    }
+    range_recompute(e);
+}
+
+/* Is e provably <= 0 when the inputs in `assume` (those with want[i]) are
+ * taken to be <= 0? Leaves every range as it found it. */
+static bool decay_provable(Sema *s, Expr *e, PtrVec *assume, const bool *want)
+{
+    for (int i = 0; i < assume->len; i++)
+        if (want[i]) ((Symbol *)assume->items[i])->type.range = iv(-INFINITY, 0);
+    ranges_refresh(s, e);
+    bool proven = e->type.range.hi <= 0;
+    for (int i = 0; i < assume->len; i++) ((Symbol *)assume->items[i])->type.range = FULL;
+    ranges_refresh(s, e);
+    return proven;
+}
+
 static bool decay_sign_ok(Sema *s, Expr *e)
 {
     Interval r = e->type.range;
@@ -1032,52 +1073,50 @@ static bool decay_sign_ok(Sema *s, Expr *e)
         Diag *g = diag_error(s->d, e->loc,
                              "the decay must be in log space (<= 0), but this is never negative "
                              "(section 7.2)");
-        if (e->kind == EX_CALL && (e->fn == BI_EXP || e->fn == BI_SIGMOID || e->fn == BI_SOFTPLUS))
-            diag_note_noloc(s->d, g, "the decay takes log(alpha), not alpha = %s(...); did you "
-                                     "mean the argument of %s, or log%s(...)?",
-                            e->name, e->name, e->fn == BI_SIGMOID ? "sigmoid" : "");
+        if (e->kind == EX_CALL && e->fn == BI_EXP)
+            diag_note_noloc(s->d, g, "the decay takes log(alpha): write the argument of exp, "
+                                     "not exp(...)");
+        else if (e->kind == EX_CALL && e->fn == BI_SIGMOID)
+            diag_note_noloc(s->d, g, "log(sigmoid(x)) is logsigmoid(x), which is <= 0");
+        else if (e->kind == EX_CALL && e->fn == BI_SOFTPLUS)
+            diag_note_noloc(s->d, g, "-softplus(x) is <= 0 (Mamba-style decays are -exp(a) * "
+                                     "softplus(dt))");
         else
             diag_note_noloc(s->d, g, "S_t = diag(exp(g_t)) S_{t-1} + ...: exp(g) above 1 would "
                                      "grow the state");
         return false;
     }
-    /* Not provable as written: assume that raw inputs feeding it are
-     * log-space gates (<= 0) and try again (section 7.2). */
-    PtrVec ins = {0}, seen = {0};
+    /* Not provable as written. Raw inputs that feed the decay but not the
+     * query, key or value may be log-space gates (section 7.2): assume them
+     * <= 0, then keep only the assumptions the proof needs. */
+    PtrVec ins = {0}, seen = {0}, qkv = {0}, qkv_seen = {0};
     collect_inputs(e, &ins, &seen, s->a);
-    Interval saved[64];
-    int n = ins.len < 64 ? ins.len : 64;
-    for (int i = 0; i < n; i++) {
+    Expr *core[3] = {s->v->query, s->v->key, s->v->value};
+    for (int i = 0; i < 3; i++) collect_inputs(core[i], &qkv, &qkv_seen, s->a);
+    PtrVec assume = {0};
+    for (int i = 0; i < ins.len; i++) {
         Symbol *y = ins.items[i];
-        saved[i] = y->type.range;
-        if (isinf(y->type.range.lo) && isinf(y->type.range.hi)) y->type.range = iv(-INFINITY, 0);
+        bool feeds_core = false;
+        for (int j = 0; j < qkv.len; j++)
+            if (qkv.items[j] == y) feeds_core = true;
+        if (!feeds_core && isinf(y->type.range.lo) && isinf(y->type.range.hi))
+            ptrvec_push(s->a, &assume, y);
     }
-    for (int i = 0; i < s->syms.len; i++) {
-        Symbol *y = s->syms.items[i];
-        if (y->kind == SYM_LET && !y->type.err) {
-            range_recompute(y->expr);
-            y->type.range = y->expr->type.range;
-        }
-    }
-    range_recompute(e);
-    bool proven = e->type.range.hi <= 0;
-    for (int i = 0; i < n; i++) {
-        Symbol *y = ins.items[i];
-        if (proven && isinf(saved[i].lo) && isinf(saved[i].hi)) y->roles |= ROLE_LOG_GATE;
-        y->type.range = saved[i];
-    }
-    for (int i = 0; i < s->syms.len; i++) {
-        Symbol *y = s->syms.items[i];
-        if (y->kind == SYM_LET && !y->type.err) {
-            range_recompute(y->expr);
-            y->type.range = y->expr->type.range;
-        }
-    }
-    range_recompute(e);
-    if (!proven)
+    bool *want = arena_alloc(s->a, sizeof(bool) * (size_t)(assume.len + 1));
+    for (int i = 0; i < assume.len; i++) want[i] = true;
+    if (assume.len == 0 || !decay_provable(s, e, &assume, want)) {
         diag_warning(s->d, e->loc,
-                     "cannot show that this decay is <= 0 even when its inputs are log-space "
-                     "gates; the reference checks it at run time (section 7.2)");
+                     "cannot show that this decay is <= 0, even taking its inputs that are not "
+                     "q, k or v to be log-space gates; the reference checks it at run time "
+                     "(section 7.2)");
+        return true;
+    }
+    for (int i = 0; i < assume.len; i++) {
+        want[i] = false;
+        if (!decay_provable(s, e, &assume, want)) want[i] = true;
+    }
+    for (int i = 0; i < assume.len; i++)
+        if (want[i]) ((Symbol *)assume.items[i])->roles |= ROLE_LOG_GATE;
     return true;
 }
 
@@ -1173,7 +1212,7 @@ static void check_mask_norm(Sema *s)
         } else if (strcmp(m->name, "none") == 0) {
             v->causal = false;
             Stmt *dc = s->single[ST_DECAY];
-            if (dc && strcmp(dc->name, "none") != 0) {
+            if (dc && s->v->decay != DECAY_NONE) {
                 Diag *g = diag_error(s->d, m->name_loc,
                                      "'mask none' contradicts the decay: a decay orders the "
                                      "tokens, so it needs 'mask causal' (section 8)");
@@ -1479,8 +1518,9 @@ double sema_const_value(const Expr *e)
 
 void variant_summary(const Variant *v, StrBuf *out)
 {
-    strbuf_printf(out, "attention %s: %d key features, %d value channels, decay %s, %s%s", v->name,
-                  v->dk, v->dv, decay_kind_name(v->decay), v->causal ? "causal" : "non-causal",
+    strbuf_printf(out, "attention %s: %d key feature%s, %d value channel%s, decay %s, %s%s",
+                  v->name, v->dk, v->dk == 1 ? "" : "s", v->dv, v->dv == 1 ? "" : "s",
+                  decay_kind_name(v->decay), v->causal ? "causal" : "non-causal",
                   v->normalize ? ", normalized" : "");
     strbuf_printf(out, ", %ld tuning configuration%s", v->tune.nconfigs,
                   v->tune.nconfigs == 1 ? "" : "s");

@@ -428,18 +428,13 @@ static int cmd_ref(const Options *o)
         goto done;
     }
     ref_fill_inputs(v, &p, o->seed);
-    if (s0) {
-        /* Initial states: 0.1 * N(0, 1); the normalizer's must stay positive
-         * for the denominator, so it is |N(0, 1)|. */
-        ref_fill_normal(s0, ns, 0.1, o->seed ^ 0x5eedull);
-        p.s0 = s0;
-        if (z0) {
-            size_t nz = (size_t)o->B * o->H * v->dk;
-            ref_fill_normal(z0, nz, 1, o->seed ^ 0x2eedull);
-            for (size_t i = 0; i < nz; i++) z0[i] = fabs(z0[i]);
-            p.z0 = z0;
-        }
+    if (s0 && !ref_initial_state(v, &p, o->seed, s0, z0, &d)) {
+        diags_flush(&d, o->fmt);
+        rc = 1;
+        goto done;
     }
+    p.s0 = s0;
+    p.z0 = z0;
     p.o = o_buf;
     p.s_final = s_fin;
     p.z_final = z_fin;
@@ -451,7 +446,7 @@ static int cmd_ref(const Options *o)
     diags_flush(&d, o->fmt);
     printf("lac ref: attention %s, shape B=%d T=%d H=%d, K=%d V=%d, seed %llu%s\n", v->name, o->B,
            o->T, o->H, v->dk, v->dv, (unsigned long long)o->seed,
-           o->initial_state ? ", random initial state" : "");
+           o->initial_state ? ", initial state after a random 16-token prefix" : "");
     printf("inputs:\n");
     for (int i = 0; i < v->ninputs; i++) {
         const Symbol *y = v->inputs[i];

@@ -449,6 +449,12 @@ size_t ref_input_numel(const Variant *v, int i, int B, int T, int H);
 void ref_fill_inputs(const Variant *v, RefProblem *p, uint64_t seed);
 /* Fill a buffer with N(0, sd^2) values from a seeded generator. */
 void ref_fill_normal(double *x, size_t n, double sd, uint64_t seed);
+/* Tokens of the random prefix whose final state is `lac ref --initial-state`. */
+#define REF_PREFIX 16
+/* s0 [B, H, dk, dv] and z0 [B, H, dk] (z0 may be NULL when the variant is not
+ * normalized) := the final state after REF_PREFIX random tokens (section 13). */
+bool ref_initial_state(const Variant *v, const RefProblem *p, uint64_t seed, double *s0,
+                       double *z0, Diags *d);
 /* Run the recurrence. Returns false and reports into d on run-time problems
  * (a decay that is positive, a non-finite value). */
 bool ref_run(const Variant *v, const RefProblem *p, Diags *d);

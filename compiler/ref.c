@@ -13,8 +13,9 @@
  * evaluated a row (one token) at a time: every language operation is
  * row-wise, so this is the definition of the tile semantics. Obvious code on
  * purpose: it is slow and exact, and tested against independent closed forms
- * (tests/test_ref.c).
+ * (tests/unit/test_ref.c).
  */
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -267,6 +268,39 @@ void ref_fill_inputs(const Variant *v, RefProblem *p, uint64_t seed)
     }
 }
 
+/* Section 13: the initial state is the final state of the same variant run
+ * on a random prefix of REF_PREFIX tokens (seeded apart from the main
+ * inputs). S0 and z0 are then consistent for any feature map: z0 is a sum
+ * of key features, so a normalized variant's denominator behaves as it does
+ * after REF_PREFIX real tokens. */
+bool ref_initial_state(const Variant *v, const RefProblem *p, uint64_t seed, double *s0,
+                       double *z0, Diags *d)
+{
+    RefProblem q = {0};
+    q.B = p->B;
+    q.T = REF_PREFIX;
+    q.H = p->H;
+    q.inputs = calloc((size_t)v->ninputs + 1, sizeof(double *));
+    q.o = malloc(sizeof(double) * (size_t)q.B * q.T * q.H * (size_t)v->dv);
+    q.s_final = s0;
+    q.z_final = z0;
+    bool ok = q.inputs && q.o;
+    for (int i = 0; ok && i < v->ninputs; i++) {
+        q.inputs[i] = malloc(sizeof(double) * ref_input_numel(v, i, q.B, q.T, q.H));
+        ok = q.inputs[i] != NULL;
+    }
+    if (!ok) {
+        diag_error_noloc(d, "lac ref", "out of memory for the initial state");
+    } else {
+        ref_fill_inputs(v, &q, seed ^ 0x5eed5eed5eedull);
+        ok = ref_run(v, &q, d);
+    }
+    for (int i = 0; q.inputs && i < v->ninputs; i++) free(q.inputs[i]);
+    free(q.inputs);
+    free(q.o);
+    return ok;
+}
+
 static void eval_lets(RowCtx *c)
 {
     for (int i = 0; i < c->v->nlets; i++) c->lets[i] = (double *)eval(c, c->v->lets[i]->expr);
@@ -400,14 +434,24 @@ bool ref_run(const Variant *v, const RefProblem *p, Diags *d)
 /* NumPy .npy, version 1.0: magic, header length, a Python dict, then data. */
 bool npy_write_f64(const char *path, const double *data, const int *dims, int ndims)
 {
+    /* 8 dims of at most 11 characters each fit the header with room to spare. */
     char hdr[256];
+    if (ndims < 0 || ndims > 8) {
+        errno = EINVAL;
+        return false;
+    }
     int n = snprintf(hdr, sizeof hdr, "{'descr': '<f8', 'fortran_order': False, 'shape': (");
     size_t count = 1;
     for (int i = 0; i < ndims; i++) {
-        n += snprintf(hdr + n, sizeof hdr - (size_t)n, "%d, ", dims[i]);
+        if (dims[i] < 0) {
+            errno = EINVAL;
+            return false;
+        }
+        n += snprintf(hdr + n, sizeof hdr - (size_t)n, ndims == 1 ? "%d," : "%d, ", dims[i]);
         count *= (size_t)dims[i];
     }
     n += snprintf(hdr + n, sizeof hdr - (size_t)n, "), }");
+    LAC_ASSERT(n > 0 && (size_t)n < sizeof hdr);
     int total = 10 + n + 1;
     int pad = (64 - total % 64) % 64;
     FILE *f = fopen(path, "wb");

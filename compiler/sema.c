@@ -192,6 +192,19 @@ static const char *suggest_name(Sema *s, const char *name, bool functions_too)
     return str_suggest(name, cands);
 }
 
+/* The closest parameter name, for "did you mean" after --set and in layouts. */
+static const char *suggest_param(Sema *s, const char *name)
+{
+    const char *cands[256];
+    int n = 0;
+    for (int i = 0; i < s->syms.len && n < 255; i++) {
+        Symbol *y = s->syms.items[i];
+        if (y->kind == SYM_PARAM) cands[n++] = y->name;
+    }
+    cands[n] = NULL;
+    return str_suggest(name, cands);
+}
+
 static const char *sym_kind_name(SymKind k)
 {
     return k == SYM_PARAM ? "parameter" : k == SYM_INPUT ? "input" : "let";
@@ -284,6 +297,53 @@ static void check_channels(Sema *s, Expr *e, long cols, Type *t)
     }
 }
 
+/* The interval of e from its children's current intervals (section 7.2).
+ * Typing uses it once; range_recompute uses it again after the assumed
+ * ranges of inputs change, so both follow the same rules. */
+static Interval node_range(const Expr *e)
+{
+    Interval l = e->lhs ? e->lhs->type.range : FULL, r = e->rhs ? e->rhs->type.range : FULL;
+    Interval a0 = e->nargs > 0 ? e->args[0]->type.range : FULL;
+    Interval a1 = e->nargs > 1 ? e->args[1]->type.range : FULL;
+    switch (e->kind) {
+    case EX_NAME:
+        if (e->sym) return e->sym->type.range;
+        switch (e->fn) {
+        case BI_POS: case BI_HEAD: return iv(0, INFINITY);
+        case BI_NUM_HEADS: case BI_SEQ_LEN: return iv(1, INFINITY);
+        default: return FULL;
+        }
+    case EX_NEG: return iv_neg(l);
+    case EX_BIN:
+        switch (e->op) {
+        case OP_ADD: return iv_add(l, r);
+        case OP_SUB: return iv_sub(l, r);
+        case OP_MUL: return iv_mul(l, r);
+        case OP_DIV: return iv_div(l, r);
+        case OP_MATMUL: return FULL;
+        }
+        return FULL;
+    case EX_CALL:
+        switch (e->fn) {
+        case BI_POW: return iv_pow(a0, a1);
+        case BI_MINIMUM: return iv(fmin(a0.lo, a1.lo), fmin(a0.hi, a1.hi));
+        case BI_MAXIMUM: return iv(fmax(a0.lo, a1.lo), fmax(a0.hi, a1.hi));
+        case BI_SUM: return iv_mul(a0, iv_point(e->args[0]->type.cols));
+        case BI_MAX: case BI_MIN: case BI_MEAN: return a0;
+        case BI_SOFTMAX: return iv(0, 1);
+        case BI_CONCAT: {
+            Interval u = a0;
+            for (int i = 1; i < e->nargs; i++) u = iv_union(u, e->args[i]->type.range);
+            return u;
+        }
+        case BI_OUTER: return iv_mul(a0, a1);
+        case BI_ONES: return iv_point(1);
+        default: return iv_unary(e->fn, a0);
+        }
+    default: return FULL;
+    }
+}
+
 static Type type_name(Sema *s, Expr *e)
 {
     Symbol *y = sym_find(s, e->name);
@@ -323,11 +383,7 @@ static Type type_name(Sema *s, Expr *e)
                        e->name);
             return type_err();
         }
-        switch (b) {
-        case BI_POS: return type_row(VAR_TOKEN, 1, iv(0, INFINITY));
-        case BI_HEAD: return type_row(VAR_UNIFORM, 1, iv(0, INFINITY));
-        default: return type_row(VAR_UNIFORM, 1, iv(1, INFINITY));
-        }
+        return type_row(b == BI_POS ? VAR_TOKEN : VAR_UNIFORM, 1, node_range(e));
     }
     if (function_find(e->name)) {
         diag_error(s->d, e->loc, "'%s' is a function; call it as %s(...)", e->name, e->name);
@@ -422,35 +478,26 @@ static Type type_call(Sema *s, Expr *e)
             diag_error(s->d, e->loc, "sqrt of a value that is always negative");
             return type_err();
         }
-        t = type_row(x->type.var, x->type.cols, iv_unary(fi->fn, x->type.range));
-        return t;
+        return type_row(x->type.var, x->type.cols, node_range(e));
     case FN_BINARY: {
         Expr *y = e->args[1];
         if (x->type.known && y->type.known)
             return type_known(builtin_apply2(fi->fn, x->type.value, y->type.value));
         if (!broadcast(s, e, x, y, fi->name, &t)) return type_err();
-        if (fi->fn == BI_POW)
-            t.range = iv_pow(x->type.range, y->type.range);
-        else if (fi->fn == BI_MINIMUM)
-            t.range = iv(fmin(x->type.range.lo, y->type.range.lo), fmin(x->type.range.hi, y->type.range.hi));
-        else
-            t.range = iv(fmax(x->type.range.lo, y->type.range.lo), fmax(x->type.range.hi, y->type.range.hi));
+        t.range = node_range(e);
         return t;
     }
     case FN_REDUCE:
-        t = type_row(x->type.var, 1, x->type.range);
-        if (fi->fn == BI_SUM) t.range = iv_mul(x->type.range, iv_point(x->type.cols));
         if (x->type.known) return type_known(x->type.value); /* a reduction of one value */
-        return t;
+        return type_row(x->type.var, 1, node_range(e));
     case FN_ROWMAP:
-        return type_row(x->type.var, x->type.cols, iv(0, 1));
+        return type_row(x->type.var, x->type.cols, node_range(e));
     case FN_CONCAT: {
         long cols = 0;
-        t = type_row(VAR_CONST, 1, x->type.range);
+        t = type_row(VAR_CONST, 1, node_range(e));
         for (int i = 0; i < e->nargs; i++) {
             cols += e->args[i]->type.cols;
             t.var = var_join(t.var, e->args[i]->type.var);
-            t.range = iv_union(t.range, e->args[i]->type.range);
         }
         t.cols = (int)(cols > LAC_MAX_CHANNELS ? LAC_MAX_CHANNELS : cols);
         check_channels(s, e, cols, &t);
@@ -459,7 +506,7 @@ static Type type_call(Sema *s, Expr *e)
     case FN_OUTER: {
         Expr *y = e->args[1];
         long cols = (long)x->type.cols * y->type.cols;
-        t = type_row(var_join(x->type.var, y->type.var), 1, iv_mul(x->type.range, y->type.range));
+        t = type_row(var_join(x->type.var, y->type.var), 1, node_range(e));
         t.cols = (int)(cols > LAC_MAX_CHANNELS ? LAC_MAX_CHANNELS : cols);
         check_channels(s, e, cols, &t);
         return t;
@@ -469,7 +516,7 @@ static Type type_call(Sema *s, Expr *e)
         if (!known_positive_int(s, x, "the channel count of ones()", LAC_MAX_CHANNELS, &n))
             return type_err();
         if (n == 1) return type_known(1);
-        return type_row(VAR_CONST, n, iv_point(1));
+        return type_row(VAR_CONST, n, node_range(e));
     }
     }
     return type_err();
@@ -519,13 +566,7 @@ static Type type_bin(Sema *s, Expr *e)
         return type_known(binop_apply(e->op, l->type.value, r->type.value));
     Type t;
     if (!broadcast(s, e, l, r, binop_spelling(e->op), &t)) return type_err();
-    switch (e->op) {
-    case OP_ADD: t.range = iv_add(l->type.range, r->type.range); break;
-    case OP_SUB: t.range = iv_sub(l->type.range, r->type.range); break;
-    case OP_MUL: t.range = iv_mul(l->type.range, r->type.range); break;
-    case OP_DIV: t.range = iv_div(l->type.range, r->type.range); break;
-    case OP_MATMUL: break;
-    }
+    t.range = node_range(e);
     return t;
 }
 
@@ -543,7 +584,7 @@ static Type expr_type(Sema *s, Expr *e)
             t = type_known(-e->lhs->type.value);
         } else {
             t = e->lhs->type;
-            t.range = iv_neg(t.range);
+            t.range = node_range(e);
         }
         break;
     case EX_BIN: t = type_bin(s, e); break;
@@ -569,47 +610,7 @@ static void range_recompute(Expr *e)
     if (e->lhs) range_recompute(e->lhs);
     if (e->rhs) range_recompute(e->rhs);
     for (int i = 0; i < e->nargs; i++) range_recompute(e->args[i]);
-    Interval l = e->lhs ? e->lhs->type.range : FULL, r = e->rhs ? e->rhs->type.range : FULL;
-    switch (e->kind) {
-    case EX_NAME:
-        if (e->sym && e->sym->kind != SYM_PARAM) e->type.range = e->sym->type.range;
-        break;
-    case EX_NEG: e->type.range = iv_neg(l); break;
-    case EX_BIN:
-        switch (e->op) {
-        case OP_ADD: e->type.range = iv_add(l, r); break;
-        case OP_SUB: e->type.range = iv_sub(l, r); break;
-        case OP_MUL: e->type.range = iv_mul(l, r); break;
-        case OP_DIV: e->type.range = iv_div(l, r); break;
-        case OP_MATMUL: e->type.range = FULL; break;
-        }
-        break;
-    case EX_CALL: {
-        const struct FnInfo *fi = function_find(e->name);
-        if (!fi) break;
-        Interval a0 = e->nargs > 0 ? e->args[0]->type.range : FULL;
-        Interval a1 = e->nargs > 1 ? e->args[1]->type.range : FULL;
-        switch (fi->kind) {
-        case FN_UNARY: e->type.range = iv_unary(fi->fn, a0); break;
-        case FN_BINARY:
-            if (fi->fn == BI_POW) e->type.range = iv_pow(a0, a1);
-            else if (fi->fn == BI_MINIMUM) e->type.range = iv(fmin(a0.lo, a1.lo), fmin(a0.hi, a1.hi));
-            else e->type.range = iv(fmax(a0.lo, a1.lo), fmax(a0.hi, a1.hi));
-            break;
-        case FN_REDUCE:
-            e->type.range = fi->fn == BI_SUM ? iv_mul(a0, iv_point(e->args[0]->type.cols)) : a0;
-            break;
-        case FN_CONCAT:
-            e->type.range = a0;
-            for (int i = 1; i < e->nargs; i++) e->type.range = iv_union(e->type.range, e->args[i]->type.range);
-            break;
-        case FN_OUTER: e->type.range = iv_mul(a0, a1); break;
-        default: break;
-        }
-        break;
-    }
-    default: break;
-    }
+    e->type.range = node_range(e);
 }
 
 /* Inputs (through lets) that an expression reads. Each let is walked once
@@ -727,17 +728,10 @@ static void apply_overrides(Sema *s, const ParamOverride *ovr, int novr)
     for (int i = 0; i < novr; i++) {
         Symbol *y = sym_find(s, ovr[i].name);
         if (!y || y->kind != SYM_PARAM) {
-            const char *cands[256];
-            int n = 0;
-            for (int j = 0; j < s->syms.len && n < 255; j++) {
-                Symbol *z = s->syms.items[j];
-                if (z->kind == SYM_PARAM) cands[n++] = z->name;
-            }
-            cands[n] = NULL;
             Diag *g = diag_error_noloc(s->d, "<command line>",
                                        "--set %s: attention '%s' has no parameter named '%s'",
                                        ovr[i].name, s->v->name, ovr[i].name);
-            const char *sug = str_suggest(ovr[i].name, cands);
+            const char *sug = suggest_param(s, ovr[i].name);
             if (sug) diag_note_noloc(s->d, g, "did you mean '%s'?", sug);
             continue;
         }
@@ -855,14 +849,7 @@ static void check_input(Sema *s, Symbol *y)
                 Diag *g = diag_error(s->d, dm->loc, "'%s' is not a parameter; channel dimensions "
                                                     "are parameters or integers (section 4.2)",
                                      dm->name);
-                const char *cands[256];
-                int nc = 0;
-                for (int j = 0; j < s->syms.len && nc < 255; j++) {
-                    Symbol *z = s->syms.items[j];
-                    if (z->kind == SYM_PARAM) cands[nc++] = z->name;
-                }
-                cands[nc] = NULL;
-                const char *sug = str_suggest(dm->name, cands);
+                const char *sug = suggest_param(s, dm->name);
                 if (sug) diag_note_noloc(s->d, g, "did you mean '%s'?", sug);
                 ok = false;
                 continue;

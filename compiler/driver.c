@@ -77,7 +77,10 @@ static const char usage[] =
     "\n"
     "commands:\n"
     "  check FILE...                 check .la files; print a summary of each\n"
-    "  dump --tokens|--ast FILE      print the tokens or the checked AST\n"
+    "  dump --tokens|--ast|--llvm|--ptx FILE\n"
+    "                                print the tokens, the checked AST, or the\n"
+    "                                forward kernel's LLVM IR (after O3) or PTX\n"
+    "  compile FILE -o OUT.ptx       PTX of the forward kernel [--arch sm_80|sm_90|sm_90a]\n"
     "  ref FILE --shape B,T,H        run the float64 reference on random inputs\n"
     "        [--seed N] [--initial-state] [--out DIR]\n"
     "  version                       print versions and self-test the NVPTX back end\n"
@@ -96,7 +99,9 @@ typedef struct Options {
     int novr;
     DiagFormat fmt;
     bool werror;
-    bool dump_tokens, dump_ast;
+    bool dump_tokens, dump_ast, dump_llvm, dump_ptx;
+    const char *arch;
+    const char *out_file;
     int B, T, H;
     bool have_shape;
     uint64_t seed;
@@ -137,6 +142,7 @@ static int options_parse(int argc, char **argv, Options *o, Arena *a)
 {
     memset(o, 0, sizeof *o);
     o->seed = 1;
+    o->arch = "sm_90";
     o->files = arena_alloc(a, sizeof(char *) * (size_t)(argc + 1));
     o->ovr = arena_alloc(a, sizeof(ParamOverride) * (size_t)(argc + 1));
     if (argc < 2) {
@@ -174,6 +180,16 @@ static int options_parse(int argc, char **argv, Options *o, Arena *a)
             }
             o->seed = x;
             i++;
+        } else if (strcmp(s, "--arch") == 0 && val) {
+            o->arch = val;
+            i++;
+        } else if (strcmp(s, "-o") == 0 && val) {
+            o->out_file = val;
+            i++;
+        } else if (strcmp(s, "--llvm") == 0) {
+            o->dump_llvm = true;
+        } else if (strcmp(s, "--ptx") == 0) {
+            o->dump_ptx = true;
         } else if (strcmp(s, "--out") == 0 && val) {
             o->out_dir = val;
             i++;
@@ -248,10 +264,58 @@ static int cmd_check(const Options *o)
     return rc;
 }
 
+/* Front end, then the code generator: PTX (and LLVM IR) of the forward. */
+static bool compile_forward(const SrcFile *src, const Options *o, Arena *a, Diags *d, StrBuf *ptx,
+                            StrBuf *ir)
+{
+    Frontend fe = frontend_run(src, o->ovr, o->novr, STAGE_SEMA, a, d);
+    if (!fe.variant || failed(d, o)) return false;
+    KernelInfo info;
+    return codegen_forward_ptx(fe.variant, o->arch, ptx, ir, &info, a, d);
+}
+
+static int cmd_compile(const Options *o)
+{
+    if (o->nfiles != 1 || !o->out_file) {
+        fprintf(stderr, "lac: error: compile takes one file and -o OUT.ptx\n");
+        return 2;
+    }
+    Arena a;
+    arena_init(&a);
+    Diags d;
+    diags_init(&d, &a);
+    SrcFile src;
+    StrBuf ptx;
+    strbuf_init(&ptx);
+    int rc = 0;
+    if (!source_read(o->files[0], &a, &d, &src)) {
+        rc = 2;
+    } else if (!compile_forward(&src, o, &a, &d, &ptx, NULL)) {
+        rc = 1;
+    } else {
+        /* Write a temporary file and rename it, so a reader never sees half a file. */
+        char tmp[4096];
+        snprintf(tmp, sizeof tmp, "%s.tmp", o->out_file);
+        FILE *f = fopen(tmp, "wb");
+        bool w = f && fwrite(ptx.data, 1, ptx.len, f) == ptx.len;
+        if (f && fclose(f) != 0) w = false;
+        if (!w || rename(tmp, o->out_file) != 0) {
+            fprintf(stderr, "lac: error: cannot write %s: %s\n", o->out_file, strerror(errno));
+            remove(tmp);
+            rc = 2;
+        }
+    }
+    diags_flush(&d, o->fmt);
+    strbuf_free(&ptx);
+    arena_free(&a);
+    return rc;
+}
+
 static int cmd_dump(const Options *o)
 {
-    if (o->nfiles != 1 || o->dump_tokens == o->dump_ast) {
-        fprintf(stderr, "lac: error: dump takes one of --tokens or --ast, and one file\n");
+    int kinds = o->dump_tokens + o->dump_ast + o->dump_llvm + o->dump_ptx;
+    if (o->nfiles != 1 || kinds != 1) {
+        fprintf(stderr, "lac: error: dump takes one of --tokens, --ast, --llvm or --ptx, and one file\n");
         return 2;
     }
     Arena a;
@@ -264,6 +328,12 @@ static int cmd_dump(const Options *o)
     strbuf_init(&b);
     if (!source_read(o->files[0], &a, &d, &src)) {
         rc = 2;
+    } else if (o->dump_llvm || o->dump_ptx) {
+        StrBuf ptx;
+        strbuf_init(&ptx);
+        if (compile_forward(&src, o, &a, &d, &ptx, o->dump_llvm ? &b : NULL) && o->dump_ptx)
+            strbuf_puts(&b, ptx.data);
+        strbuf_free(&ptx);
     } else if (o->dump_tokens) {
         Token *toks;
         int n = lexer_tokenize(&src, &a, &d, &toks);
@@ -516,6 +586,8 @@ LAC_API int lac_main(int argc, char **argv)
             rc = cmd_check(&o);
         } else if (strcmp(o.cmd, "dump") == 0) {
             rc = cmd_dump(&o);
+        } else if (strcmp(o.cmd, "compile") == 0) {
+            rc = cmd_compile(&o);
         } else if (strcmp(o.cmd, "ref") == 0) {
             rc = cmd_ref(&o);
         } else if (strcmp(o.cmd, "version") == 0 || strcmp(o.cmd, "--version") == 0) {

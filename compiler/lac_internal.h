@@ -463,6 +463,33 @@ bool ref_run(const Variant *v, const RefProblem *p, Diags *d);
 bool npy_write_f64(const char *path, const double *data, const int *dims, int ndims);
 
 /* ========================================================================
+ * code generation (codegen_llvm.c, templates/, emit_ptx.c)
+ * ======================================================================== */
+
+/* What a launcher needs to know about a generated kernel. The PTX text
+ * carries it too, as the comment line
+ *   // lac-kernel name=N threads=T smem=S block_v=BV dk=K dv=V io=bf16
+ * Parameters: one device pointer per Variant input (declaration order), o,
+ * s0 (or 0), s_final (or 0), then int32 B, T, H. Grid (ceil(dv / block_v),
+ * B * H); block (threads); dynamic shared memory `smem` bytes. */
+typedef struct KernelInfo {
+    char name[96];
+    int threads;
+    int smem_bytes;
+    int block_v;
+    int chunk;
+    int dk, dv;
+    DType io;
+} KernelInfo;
+
+/* Compile the forward kernel of `v` at its default tuning configuration for
+ * `arch` (sm_80, sm_90, sm_90a). On success appends the PTX (with the
+ * lac-kernel line first) to `ptx`, and the LLVM IR to `llvm_ir` if not NULL.
+ * Unsupported variants get located errors. */
+bool codegen_forward_ptx(const Variant *v, const char *arch, StrBuf *ptx, StrBuf *llvm_ir,
+                         KernelInfo *info, Arena *a, Diags *d);
+
+/* ========================================================================
  * LLVM (llvm_info.c): the statically linked NVPTX back end
  * ======================================================================== */
 

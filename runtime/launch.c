@@ -1,0 +1,407 @@
+/*
+ * launch.c: the kernel ABI v0 and the launch of a forward kernel.
+ *
+ * The code generator describes each kernel it emits in one PTX comment,
+ *
+ *   // lac-kernel name=NAME threads=N smem=BYTES block_v=BV dk=DK dv=DV io=bf16|f16|f32
+ *
+ * and gives it the parameters (docs/design.md, section 8)
+ *
+ *   one pointer per Variant input (declaration order, declared dtype and layout),
+ *   o [B, T, H, dv] (io dtype), s0 and s_final [B, H, dk, dv] (f32, or 0),
+ *   int32 B, T, H
+ *
+ * launched on the grid (ceil(dv / block_v), B * H, 1) with `threads` threads
+ * and `smem` bytes of dynamic shared memory. This file reads the comment and
+ * the .entry's parameter list back from the PTX, so a mismatch between what
+ * the generator wrote and what the launcher passes is an error message
+ * before the launch, not a kernel reading garbage.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lac_cuda.h"
+
+const char *kernel_dtype_name(KernelDType t)
+{
+    switch (t) {
+    case KDT_BF16: return "bf16";
+    case KDT_F16: return "f16";
+    case KDT_F32: return "f32";
+    }
+    return "?";
+}
+
+int kernel_dtype_size(KernelDType t) { return t == KDT_F32 ? 4 : 2; }
+
+/* ------------------------------------------------------------------------
+ * The lac-kernel comment
+ * ------------------------------------------------------------------------ */
+
+static const char comment_tag[] = "lac-kernel";
+
+enum { KEY_NAME, KEY_THREADS, KEY_SMEM, KEY_BLOCK_V, KEY_DK, KEY_DV, KEY_IO, KEY_COUNT_ };
+static const char *const key_names[KEY_COUNT_] = {"name", "threads", "smem", "block_v",
+                                                  "dk", "dv", "io"};
+
+static bool is_blank(char ch) { return ch == ' ' || ch == '\t' || ch == '\r'; }
+
+static bool is_ident_char(char ch)
+{
+    return isalnum((unsigned char)ch) || ch == '_' || ch == '$';
+}
+
+/* A decimal in [lo, hi]; no sign, no spaces. */
+static bool parse_int(const char *s, size_t n, long lo, long hi, int *out)
+{
+    if (n == 0 || n > 10) return false;
+    long v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!isdigit((unsigned char)s[i])) return false;
+        v = v * 10 + (s[i] - '0');
+    }
+    if (v < lo || v > hi) return false;
+    *out = (int)v;
+    return true;
+}
+
+bool kernel_meta_parse_line(const char *line, size_t len, KernelMeta *m, char *err, size_t errlen)
+{
+    memset(m, 0, sizeof *m);
+    size_t i = 0;
+    while (i < len && is_blank(line[i])) i++;
+    if (i + 1 < len && line[i] == '/' && line[i + 1] == '/') {
+        i += 2;
+        while (i < len && is_blank(line[i])) i++;
+    }
+    size_t tl = sizeof comment_tag - 1;
+    if (len - i >= tl && memcmp(line + i, comment_tag, tl) == 0 &&
+        (i + tl == len || is_blank(line[i + tl])))
+        i += tl;
+    bool seen[KEY_COUNT_] = {0};
+    while (i < len) {
+        while (i < len && is_blank(line[i])) i++;
+        if (i == len) break;
+        size_t start = i;
+        while (i < len && !is_blank(line[i])) i++;
+        const char *tok = line + start;
+        size_t tn = i - start;
+        const char *eq = memchr(tok, '=', tn);
+        if (!eq || eq == tok) {
+            snprintf(err, errlen, "expected KEY=VALUE, got '%.*s'", (int)tn, tok);
+            return false;
+        }
+        size_t kn = (size_t)(eq - tok), vn = tn - kn - 1;
+        const char *val = eq + 1;
+        int key = -1;
+        for (int k = 0; k < KEY_COUNT_; k++)
+            if (strlen(key_names[k]) == kn && memcmp(key_names[k], tok, kn) == 0) key = k;
+        if (key < 0) continue; /* a later ABI's key */
+        if (seen[key]) {
+            snprintf(err, errlen, "%s= is given twice", key_names[key]);
+            return false;
+        }
+        seen[key] = true;
+        bool ok = true;
+        const char *want = "";
+        switch (key) {
+        case KEY_NAME:
+            ok = vn > 0 && vn < KERNEL_NAME_MAX && !isdigit((unsigned char)val[0]);
+            for (size_t j = 0; ok && j < vn; j++) ok = is_ident_char(val[j]);
+            if (ok) memcpy(m->name, val, vn);
+            want = "a PTX identifier";
+            break;
+        case KEY_THREADS:
+            ok = parse_int(val, vn, 1, 1024, &m->threads);
+            want = "1 to 1024";
+            break;
+        case KEY_SMEM:
+            ok = parse_int(val, vn, 0, 1 << 30, &m->smem);
+            want = "bytes, 0 to 2^30";
+            break;
+        case KEY_BLOCK_V:
+            ok = parse_int(val, vn, 1, 65536, &m->block_v);
+            want = "1 to 65536";
+            break;
+        case KEY_DK:
+            ok = parse_int(val, vn, 1, 65536, &m->dk);
+            want = "1 to 65536";
+            break;
+        case KEY_DV:
+            ok = parse_int(val, vn, 1, 65536, &m->dv);
+            want = "1 to 65536";
+            break;
+        case KEY_IO:
+            if (vn == 4 && memcmp(val, "bf16", 4) == 0) m->io = KDT_BF16;
+            else if (vn == 3 && memcmp(val, "f16", 3) == 0) m->io = KDT_F16;
+            else if (vn == 3 && memcmp(val, "f32", 3) == 0) m->io = KDT_F32;
+            else ok = false;
+            want = "bf16, f16 or f32";
+            break;
+        }
+        if (!ok) {
+            snprintf(err, errlen, "%s=%.*s: expected %s", key_names[key], (int)vn, val, want);
+            return false;
+        }
+    }
+    for (int k = 0; k < KEY_COUNT_; k++) {
+        if (!seen[k]) {
+            snprintf(err, errlen, "%s= is missing (the line needs name, threads, smem, block_v, "
+                                  "dk, dv and io)", key_names[k]);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Is this line a lac-kernel comment? "//", blanks, the tag, then a blank. */
+static bool is_meta_line(const char *s, size_t n)
+{
+    size_t i = 0, tl = sizeof comment_tag - 1;
+    while (i < n && is_blank(s[i])) i++;
+    if (i + 1 >= n || s[i] != '/' || s[i + 1] != '/') return false;
+    i += 2;
+    while (i < n && is_blank(s[i])) i++;
+    /* The bare tag is a comment of the ABI too (one whose keys are missing). */
+    return n - i >= tl && memcmp(s + i, comment_tag, tl) == 0 && (n - i == tl || is_blank(s[i + tl]));
+}
+
+/* ------------------------------------------------------------------------
+ * The .entry's parameter list: a small PTX scanner
+ * ------------------------------------------------------------------------ */
+
+typedef struct Scan {
+    const char *s;
+    size_t pos, len;
+} Scan;
+
+/* The next token: a word ([.%$_A-Za-z0-9]+) or one punctuation byte.
+ * Comments and quoted strings are skipped. Returns its length, 0 at the end. */
+static size_t scan_next(Scan *sc, const char **tok)
+{
+    const char *s = sc->s;
+    for (;;) {
+        while (sc->pos < sc->len && isspace((unsigned char)s[sc->pos])) sc->pos++;
+        if (sc->pos + 1 < sc->len && s[sc->pos] == '/' && s[sc->pos + 1] == '/') {
+            while (sc->pos < sc->len && s[sc->pos] != '\n') sc->pos++;
+        } else if (sc->pos + 1 < sc->len && s[sc->pos] == '/' && s[sc->pos + 1] == '*') {
+            const char *end = strstr(s + sc->pos + 2, "*/");
+            sc->pos = end ? (size_t)(end - s) + 2 : sc->len;
+        } else if (sc->pos < sc->len && s[sc->pos] == '"') {
+            sc->pos++;
+            while (sc->pos < sc->len && s[sc->pos] != '"' && s[sc->pos] != '\n') sc->pos++;
+            if (sc->pos < sc->len) sc->pos++;
+        } else {
+            break;
+        }
+    }
+    if (sc->pos >= sc->len) return 0;
+    size_t start = sc->pos;
+    char ch = s[start];
+    if (is_ident_char(ch) || ch == '.' || ch == '%') {
+        while (sc->pos < sc->len && (is_ident_char(s[sc->pos]) || s[sc->pos] == '.' || s[sc->pos] == '%'))
+            sc->pos++;
+    } else {
+        sc->pos++;
+    }
+    *tok = s + start;
+    return sc->pos - start;
+}
+
+static bool tok_is(const char *t, size_t n, const char *word)
+{
+    return strlen(word) == n && memcmp(t, word, n) == 0;
+}
+
+/* Bytes of a PTX scalar type (.u64, .b32, .f16, ...); 0 if not a type. */
+static int ptx_type_bytes(const char *t, size_t n)
+{
+    if (n < 3 || t[0] != '.' || !strchr("usbf", t[1])) return 0;
+    int bits = 0;
+    if (!parse_int(t + 2, n - 2, 8, 64, &bits)) return 0;
+    return bits == 8 || bits == 16 || bits == 32 || bits == 64 ? bits / 8 : 0;
+}
+
+/* Parse `( .param ..., ... )` after `.entry NAME` into m->nparams and sizes. */
+static bool parse_params(Scan *sc, KernelMeta *m, char *err, size_t errlen)
+{
+    const char *t;
+    size_t n = scan_next(sc, &t);
+    m->nparams = 0;
+    if (n == 0 || !tok_is(t, n, "(")) return true; /* `.entry f {`: no parameters */
+    n = scan_next(sc, &t);
+    if (n && tok_is(t, n, ")")) return true;
+    for (;;) {
+        if (!n || !tok_is(t, n, ".param")) {
+            snprintf(err, errlen, ".entry %s: expected .param in the parameter list, got '%.*s'",
+                     m->name, (int)(n ? n : 3), n ? t : "EOF");
+            return false;
+        }
+        if (m->nparams == KERNEL_MAX_PARAMS) {
+            snprintf(err, errlen, ".entry %s: more than %d parameters", m->name, KERNEL_MAX_PARAMS);
+            return false;
+        }
+        int bytes = 0, count = 1;
+        for (;;) {
+            n = scan_next(sc, &t);
+            if (!n || tok_is(t, n, ",") || tok_is(t, n, ")")) break;
+            if (tok_is(t, n, ".align")) {
+                n = scan_next(sc, &t); /* its number */
+                continue;
+            }
+            int b = ptx_type_bytes(t, n);
+            if (b) bytes = b;
+            if (tok_is(t, n, "[")) {
+                n = scan_next(sc, &t);
+                if (!parse_int(t, n, 1, 1 << 20, &count)) count = 0;
+                n = scan_next(sc, &t); /* ] */
+            }
+        }
+        if (bytes == 0 || count == 0) {
+            snprintf(err, errlen, ".entry %s: cannot read the type of parameter %d", m->name,
+                     m->nparams);
+            return false;
+        }
+        m->param_bytes[m->nparams++] = bytes * count;
+        if (!n) {
+            snprintf(err, errlen, ".entry %s: the parameter list is not closed", m->name);
+            return false;
+        }
+        if (tok_is(t, n, ")")) return true;
+        n = scan_next(sc, &t);
+    }
+}
+
+/* Find `.entry NAME` (outside comments) and read its parameters. */
+static bool find_entry(const char *ptx, KernelMeta *m, char *err, size_t errlen)
+{
+    Scan sc = {ptx, 0, strlen(ptx)};
+    const char *t;
+    size_t n;
+    while ((n = scan_next(&sc, &t)) != 0) {
+        if (!tok_is(t, n, ".entry")) continue;
+        n = scan_next(&sc, &t);
+        if (n && tok_is(t, n, m->name)) return parse_params(&sc, m, err, errlen);
+    }
+    snprintf(err, errlen, "the PTX has no .entry %s (named by its lac-kernel comment, line %d)",
+             m->name, m->line);
+    return false;
+}
+
+int kernel_meta_parse(const char *ptx, KernelMeta *out, int max, char *err, size_t errlen)
+{
+    int count = 0, lineno = 0;
+    for (const char *p = ptx; *p;) {
+        const char *nl = strchr(p, '\n');
+        size_t n = nl ? (size_t)(nl - p) : strlen(p);
+        lineno++;
+        if (is_meta_line(p, n)) {
+            if (count == max) {
+                snprintf(err, errlen, "line %d: more than %d lac-kernel comments", lineno, max);
+                return -1;
+            }
+            char why[256];
+            if (!kernel_meta_parse_line(p, n, &out[count], why, sizeof why)) {
+                snprintf(err, errlen, "line %d: bad lac-kernel comment: %s", lineno, why);
+                return -1;
+            }
+            out[count].line = lineno;
+            for (int i = 0; i < count; i++) {
+                if (strcmp(out[i].name, out[count].name) == 0) {
+                    snprintf(err, errlen, "line %d: a second lac-kernel comment for %s (the first is on line %d)",
+                             lineno, out[count].name, out[i].line);
+                    return -1;
+                }
+            }
+            count++;
+        }
+        p += n + (nl ? 1 : 0);
+    }
+    for (int i = 0; i < count; i++)
+        if (!find_entry(ptx, &out[i], err, errlen)) return -1;
+    return count;
+}
+
+bool kernel_meta_check_abi(const KernelMeta *m, int ninputs, char *err, size_t errlen)
+{
+    int want = ninputs + 6;
+    if (m->nparams != want) {
+        snprintf(err, errlen,
+                 "kernel %s has %d parameters; ABI v0 for a variant with %d inputs has %d "
+                 "(the inputs, o, s0, s_final, B, T, H)",
+                 m->name, m->nparams, ninputs, want);
+        return false;
+    }
+    for (int i = 0; i < want; i++) {
+        int bytes = i < ninputs + 3 ? 8 : 4;
+        if (m->param_bytes[i] != bytes) {
+            const char *what = i < ninputs ? "an input pointer" : i == ninputs ? "the pointer o"
+                               : i == ninputs + 1 ? "the pointer s0" : i == ninputs + 2 ? "the pointer s_final"
+                               : i == ninputs + 3 ? "int32 B" : i == ninputs + 4 ? "int32 T" : "int32 H";
+            snprintf(err, errlen, "kernel %s: parameter %d is %d bytes; ABI v0 has %s there (%d bytes)",
+                     m->name, i, m->param_bytes[i], what, bytes);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* ------------------------------------------------------------------------
+ * Launch
+ * ------------------------------------------------------------------------ */
+
+void fwd_grid(const KernelMeta *m, int B, int H, unsigned grid[3])
+{
+    grid[0] = (unsigned)((m->dv + m->block_v - 1) / m->block_v);
+    grid[1] = (unsigned)((long)B * H);
+    grid[2] = 1;
+}
+
+CudaStatus fwd_prepare(CudaCtx *c, CUfunction f, const KernelMeta *m)
+{
+    CudaFuncInfo fi;
+    CudaStatus st = cuda_function_info(c, f, &fi);
+    if (st != CS_OK) return st;
+    if (m->threads > fi.max_threads)
+        return cuda_error(c, CS_INVALID,
+                          "kernel %s: threads=%d, but with %d registers per thread it can launch "
+                          "at most %d",
+                          m->name, m->threads, fi.registers, fi.max_threads);
+    if ((long)m->smem + fi.static_smem > c->smem_optin)
+        return cuda_error(c, CS_INVALID,
+                          "kernel %s: smem=%d bytes of dynamic shared memory plus %d static is "
+                          "more than the %d a block of %s may have",
+                          m->name, m->smem, fi.static_smem, c->smem_optin, c->name);
+    return cuda_function_set_smem(c, f, m->smem);
+}
+
+CudaStatus fwd_launch(CudaCtx *c, CUfunction f, const KernelMeta *m, const FwdArgs *a)
+{
+    if (m->nparams != a->ninputs + 6)
+        return cuda_error(c, CS_INVALID, "kernel %s has %d parameters, the launch passes %d",
+                          m->name, m->nparams, a->ninputs + 6);
+    if (a->B < 1 || a->T < 1 || a->H < 1)
+        return cuda_error(c, CS_INVALID, "kernel %s: B, T and H must be positive (%d, %d, %d)",
+                          m->name, a->B, a->T, a->H);
+    if ((long)a->B * a->H > KERNEL_MAX_GRID_Y)
+        return cuda_error(c, CS_INVALID,
+                          "kernel %s: B * H = %ld is more than %d, the grid's y limit (ABI v0 "
+                          "puts one (batch, head) per block row)",
+                          m->name, (long)a->B * a->H, KERNEL_MAX_GRID_Y);
+    /* cuLaunchKernel takes a pointer to each argument's value. */
+    CUdeviceptr ptrs[KERNEL_MAX_PARAMS];
+    void *params[KERNEL_MAX_PARAMS];
+    int np = 0;
+    for (int i = 0; i < a->ninputs; i++) ptrs[i] = a->inputs[i];
+    ptrs[a->ninputs] = a->o;
+    ptrs[a->ninputs + 1] = a->s0;
+    ptrs[a->ninputs + 2] = a->s_final;
+    for (int i = 0; i < a->ninputs + 3; i++) params[np++] = &ptrs[i];
+    int32_t dims[3] = {a->B, a->T, a->H};
+    for (int i = 0; i < 3; i++) params[np++] = &dims[i];
+    unsigned grid[3], block[3] = {(unsigned)m->threads, 1, 1};
+    fwd_grid(m, a->B, a->H, grid);
+    return cuda_launch(c, f, grid, block, (unsigned)m->smem, params);
+}

@@ -173,13 +173,19 @@ const char *kernel_dtype_name(KernelDType t);
 int kernel_dtype_size(KernelDType t);
 
 #define KERNEL_NAME_MAX 128
-/* Inputs of a variant plus o, s0, s_final, B, T, H. */
+/* Inputs of a variant plus o, s0, s_final, z0, z_final, B, T, H, ws, seglen. */
 #define KERNEL_MAX_PARAMS 256
+
+/* The kernels of a forward: the state on chip, and the two passes of the
+ * sequence split (docs/design.md section 8). */
+typedef enum KernelKind { KK_FULL, KK_SPLIT_STATE, KK_SPLIT_OUT } KernelKind;
+const char *kernel_kind_name(KernelKind k);
 /* The driver's limit on gridDim.y, which ABI v0 fills with B * H. */
 #define KERNEL_MAX_GRID_Y 65535
 
 /* One kernel of a PTX module, from its comment line
  *   // lac-kernel name=NAME threads=N smem=BYTES block_v=BV dk=DK dv=DV io=bf16|f16|f32
+ *      [norm=0|1] [kind=full|split_state|split_out] [chunk=C]
  * and from the parameter list of its `.entry NAME(...)`. */
 typedef struct KernelMeta {
     char name[KERNEL_NAME_MAX];
@@ -188,6 +194,9 @@ typedef struct KernelMeta {
     int block_v;      /* value channels per block: grid.x = ceil(dv / block_v) */
     int dk, dv;       /* key features and value channels it was generated for */
     KernelDType io;   /* the dtype of o */
+    int norm;         /* 1: normalized, with z0 and z_final after s_final (default 0) */
+    KernelKind kind;  /* default full */
+    int chunk;        /* tokens per chunk (default 64): segments are multiples of it */
     int line;         /* of the comment in the PTX, 1-based */
     int nparams;      /* of the .entry */
     int param_bytes[KERNEL_MAX_PARAMS];
@@ -201,8 +210,10 @@ bool kernel_meta_parse_line(const char *line, size_t len, KernelMeta *m, char *e
 /* Find every lac-kernel comment in `ptx` and the .entry of each; returns the
  * number found (at most max; 0 when there is none) or -1 with a message. */
 int kernel_meta_parse(const char *ptx, KernelMeta *out, int max, char *err, size_t errlen);
-/* Check that the .entry's parameters are those of ABI v0 for a variant with
- * `ninputs` inputs: ninputs + 3 pointers (8 bytes), then 3 int32. */
+/* Check that the .entry's parameters are those of the kernel ABI for a
+ * variant with `ninputs` inputs: ninputs + 3 pointers (8 bytes), two more
+ * when normalized, then 3 int32; split kernels end with a pointer and an
+ * int32. */
 bool kernel_meta_check_abi(const KernelMeta *m, int ninputs, char *err, size_t errlen);
 
 /* The arguments of one forward launch. Device pointers; 0 for no state. */
@@ -212,11 +223,22 @@ typedef struct FwdArgs {
     CUdeviceptr o;             /* [B, T, H, dv], io dtype */
     CUdeviceptr s0;            /* f32 [B, H, dk, dv], or 0 */
     CUdeviceptr s_final;       /* f32 [B, H, dk, dv], or 0 */
+    CUdeviceptr z0, z_final;   /* f32 [B, H, dk] of normalized variants, or 0 */
     int B, T, H;
+    /* The sequence split: nseg segments of seglen tokens, the workspace ws
+     * of fwd_split_ws_bytes bytes (split kernels only). */
+    CUdeviceptr ws;
+    int nseg, seglen;
 } FwdArgs;
 
-/* The grid of ABI v0: (ceil(dv / block_v), B * H, 1). */
-void fwd_grid(const KernelMeta *m, int B, int H, unsigned grid[3]);
+/* The grid: (ceil(dv / block_v), B * H, segments). */
+void fwd_grid(const KernelMeta *m, int B, int H, int nseg, unsigned grid[3]);
+/* Segments for a sequence split of T tokens: about `want` (0: enough to
+ * give `sms` multiprocessors two blocks each), each a whole number of chunks. */
+void fwd_split_plan(const KernelMeta *m, int B, int T, int H, int sms, int want, int *nseg, int *seglen);
+/* Bytes of the split's workspace: per (b, h, segment) the segment's state,
+ * its normalizer and its total log decay, f32. */
+size_t fwd_split_ws_bytes(const KernelMeta *m, int B, int H, int nseg);
 /* Once per function: check the block size and shared memory against what
  * the JIT and the device allow, and set the dynamic shared memory limit. */
 CudaStatus fwd_prepare(CudaCtx *c, CUfunction f, const KernelMeta *m);

@@ -42,9 +42,17 @@ int kernel_dtype_size(KernelDType t) { return t == KDT_F32 ? 4 : 2; }
 
 static const char comment_tag[] = "lac-kernel";
 
-enum { KEY_NAME, KEY_THREADS, KEY_SMEM, KEY_BLOCK_V, KEY_DK, KEY_DV, KEY_IO, KEY_COUNT_ };
-static const char *const key_names[KEY_COUNT_] = {"name", "threads", "smem", "block_v",
-                                                  "dk", "dv", "io"};
+/* The keys before KEY_REQUIRED_ must be there; the others have defaults. */
+enum { KEY_NAME, KEY_THREADS, KEY_SMEM, KEY_BLOCK_V, KEY_DK, KEY_DV, KEY_IO, KEY_REQUIRED_,
+       KEY_NORM = KEY_REQUIRED_, KEY_KIND, KEY_CHUNK, KEY_COUNT_ };
+static const char *const key_names[KEY_COUNT_] = {"name", "threads", "smem", "block_v", "dk",
+                                                  "dv", "io", "norm", "kind", "chunk"};
+
+const char *kernel_kind_name(KernelKind k)
+{
+    static const char *const s[] = {"full", "split_state", "split_out"};
+    return s[k];
+}
 
 static bool is_blank(char ch) { return ch == ' ' || ch == '\t' || ch == '\r'; }
 
@@ -70,6 +78,8 @@ static bool parse_int(const char *s, size_t n, long lo, long hi, int *out)
 bool kernel_meta_parse_line(const char *line, size_t len, KernelMeta *m, char *err, size_t errlen)
 {
     memset(m, 0, sizeof *m);
+    m->kind = KK_FULL;
+    m->chunk = 64;
     size_t i = 0;
     while (i < len && is_blank(line[i])) i++;
     if (i + 1 < len && line[i] == '/' && line[i + 1] == '/') {
@@ -140,13 +150,30 @@ bool kernel_meta_parse_line(const char *line, size_t len, KernelMeta *m, char *e
             else ok = false;
             want = "bf16, f16 or f32";
             break;
+        case KEY_NORM:
+            ok = parse_int(val, vn, 0, 1, &m->norm);
+            want = "0 or 1";
+            break;
+        case KEY_KIND:
+            ok = false;
+            for (int k = KK_FULL; k <= KK_SPLIT_OUT; k++)
+                if (strlen(kernel_kind_name(k)) == vn && memcmp(val, kernel_kind_name(k), vn) == 0) {
+                    m->kind = k;
+                    ok = true;
+                }
+            want = "full, split_state or split_out";
+            break;
+        case KEY_CHUNK:
+            ok = parse_int(val, vn, 1, 4096, &m->chunk);
+            want = "1 to 4096";
+            break;
         }
         if (!ok) {
             snprintf(err, errlen, "%s=%.*s: expected %s", key_names[key], (int)vn, val, want);
             return false;
         }
     }
-    for (int k = 0; k < KEY_COUNT_; k++) {
+    for (int k = 0; k < KEY_REQUIRED_; k++) {
         if (!seen[k]) {
             snprintf(err, errlen, "%s= is missing (the line needs name, threads, smem, block_v, "
                                   "dk, dv and io)", key_names[k]);
@@ -324,24 +351,42 @@ int kernel_meta_parse(const char *ptx, KernelMeta *out, int max, char *err, size
     return count;
 }
 
+/* The parameters of the ABI: the pointers, then B, T, H, then (split) ws and seglen. */
+static int abi_params(const KernelMeta *m, int ninputs, int *npointers)
+{
+    *npointers = ninputs + 3 + (m->norm ? 2 : 0);
+    return *npointers + 3 + (m->kind != KK_FULL ? 2 : 0);
+}
+
+static const char *abi_param_name(const KernelMeta *m, int ninputs, int i)
+{
+    static const char *const ptrs[] = {"the pointer o", "the pointer s0", "the pointer s_final",
+                                       "the pointer z0", "the pointer z_final"};
+    static const char *const ints[] = {"int32 B", "int32 T", "int32 H"};
+    int np;
+    abi_params(m, ninputs, &np);
+    if (i < ninputs) return "an input pointer";
+    if (i < np) return ptrs[i - ninputs];
+    if (i < np + 3) return ints[i - np];
+    return i == np + 3 ? "the pointer ws" : "int32 seglen";
+}
+
 bool kernel_meta_check_abi(const KernelMeta *m, int ninputs, char *err, size_t errlen)
 {
-    int want = ninputs + 6;
+    int np, want = abi_params(m, ninputs, &np);
     if (m->nparams != want) {
         snprintf(err, errlen,
-                 "kernel %s has %d parameters; ABI v0 for a variant with %d inputs has %d "
-                 "(the inputs, o, s0, s_final, B, T, H)",
-                 m->name, m->nparams, ninputs, want);
+                 "kernel %s has %d parameters; the ABI of a%s%s kernel for a variant with %d inputs has "
+                 "%d (the inputs, o, s0, s_final%s, B, T, H%s)",
+                 m->name, m->nparams, m->norm ? " normalized" : "", m->kind == KK_FULL ? "" : " split",
+                 ninputs, want, m->norm ? ", z0, z_final" : "", m->kind == KK_FULL ? "" : ", ws, seglen");
         return false;
     }
     for (int i = 0; i < want; i++) {
-        int bytes = i < ninputs + 3 ? 8 : 4;
+        int bytes = i < np || i == np + 3 ? 8 : 4;
         if (m->param_bytes[i] != bytes) {
-            const char *what = i < ninputs ? "an input pointer" : i == ninputs ? "the pointer o"
-                               : i == ninputs + 1 ? "the pointer s0" : i == ninputs + 2 ? "the pointer s_final"
-                               : i == ninputs + 3 ? "int32 B" : i == ninputs + 4 ? "int32 T" : "int32 H";
-            snprintf(err, errlen, "kernel %s: parameter %d is %d bytes; ABI v0 has %s there (%d bytes)",
-                     m->name, i, m->param_bytes[i], what, bytes);
+            snprintf(err, errlen, "kernel %s: parameter %d is %d bytes; the ABI has %s there (%d bytes)",
+                     m->name, i, m->param_bytes[i], abi_param_name(m, ninputs, i), bytes);
             return false;
         }
     }
@@ -352,11 +397,35 @@ bool kernel_meta_check_abi(const KernelMeta *m, int ninputs, char *err, size_t e
  * Launch
  * ------------------------------------------------------------------------ */
 
-void fwd_grid(const KernelMeta *m, int B, int H, unsigned grid[3])
+void fwd_grid(const KernelMeta *m, int B, int H, int nseg, unsigned grid[3])
 {
     grid[0] = (unsigned)((m->dv + m->block_v - 1) / m->block_v);
     grid[1] = (unsigned)((long)B * H);
-    grid[2] = 1;
+    grid[2] = (unsigned)(m->kind == KK_FULL || nseg < 1 ? 1 : nseg);
+}
+
+void fwd_split_plan(const KernelMeta *m, int B, int T, int H, int sms, int want, int *nseg, int *seglen)
+{
+    int C = m->chunk > 0 ? m->chunk : 64;
+    int nch = (T + C - 1) / C;
+    long blocks = (long)((m->dv + m->block_v - 1) / m->block_v) * B * H;
+    if (want <= 0) {
+        /* Two blocks per multiprocessor, and segments of 4 chunks at least. */
+        long w = blocks > 0 ? (2L * (sms > 0 ? sms : 132) + blocks - 1) / blocks : 1;
+        want = (int)(w < 1 ? 1 : w > 64 ? 64 : w);
+        if (want > nch / 4) want = nch / 4 > 0 ? nch / 4 : 1;
+    }
+    if (want > nch) want = nch;
+    if (want < 1) want = 1;
+    int cps = (nch + want - 1) / want; /* chunks per segment */
+    *seglen = cps * C;
+    *nseg = (nch + cps - 1) / cps;
+}
+
+size_t fwd_split_ws_bytes(const KernelMeta *m, int B, int H, int nseg)
+{
+    size_t rec = (size_t)m->dk * m->dv + 2 * (size_t)m->dk;
+    return (size_t)B * H * (size_t)(nseg > 0 ? nseg : 1) * rec * sizeof(float);
 }
 
 CudaStatus fwd_prepare(CudaCtx *c, CUfunction f, const KernelMeta *m)
@@ -379,29 +448,46 @@ CudaStatus fwd_prepare(CudaCtx *c, CUfunction f, const KernelMeta *m)
 
 CudaStatus fwd_launch(CudaCtx *c, CUfunction f, const KernelMeta *m, const FwdArgs *a)
 {
-    if (m->nparams != a->ninputs + 6)
+    int np, want = abi_params(m, a->ninputs, &np);
+    if (m->nparams != want)
         return cuda_error(c, CS_INVALID, "kernel %s has %d parameters, the launch passes %d",
-                          m->name, m->nparams, a->ninputs + 6);
+                          m->name, m->nparams, want);
     if (a->B < 1 || a->T < 1 || a->H < 1)
         return cuda_error(c, CS_INVALID, "kernel %s: B, T and H must be positive (%d, %d, %d)",
                           m->name, a->B, a->T, a->H);
     if ((long)a->B * a->H > KERNEL_MAX_GRID_Y)
         return cuda_error(c, CS_INVALID,
-                          "kernel %s: B * H = %ld is more than %d, the grid's y limit (ABI v0 "
+                          "kernel %s: B * H = %ld is more than %d, the grid's y limit (the ABI "
                           "puts one (batch, head) per block row)",
                           m->name, (long)a->B * a->H, KERNEL_MAX_GRID_Y);
+    if (m->kind != KK_FULL) {
+        int C = m->chunk > 0 ? m->chunk : 64;
+        if (!a->ws || a->nseg < 1 || a->seglen < C || a->seglen % C ||
+            (long)a->nseg * a->seglen < a->T || (long)(a->nseg - 1) * a->seglen >= a->T)
+            return cuda_error(c, CS_INVALID,
+                              "kernel %s: a split needs a workspace and segments of whole chunks that "
+                              "cover T = %d exactly (nseg %d, seglen %d, chunk %d)",
+                              m->name, a->T, a->nseg, a->seglen, C);
+    }
     /* cuLaunchKernel takes a pointer to each argument's value. */
     CUdeviceptr ptrs[KERNEL_MAX_PARAMS];
     void *params[KERNEL_MAX_PARAMS];
-    int np = 0;
-    for (int i = 0; i < a->ninputs; i++) ptrs[i] = a->inputs[i];
-    ptrs[a->ninputs] = a->o;
-    ptrs[a->ninputs + 1] = a->s0;
-    ptrs[a->ninputs + 2] = a->s_final;
-    for (int i = 0; i < a->ninputs + 3; i++) params[np++] = &ptrs[i];
-    int32_t dims[3] = {a->B, a->T, a->H};
-    for (int i = 0; i < 3; i++) params[np++] = &dims[i];
+    int n = 0;
+    for (int i = 0; i < a->ninputs; i++) ptrs[n++] = a->inputs[i];
+    ptrs[n++] = a->o;
+    ptrs[n++] = a->s0;
+    ptrs[n++] = a->s_final;
+    if (m->norm) {
+        ptrs[n++] = a->z0;
+        ptrs[n++] = a->z_final;
+    }
+    for (int i = 0; i < n; i++) params[i] = &ptrs[i];
+    int32_t ints[5] = {a->B, a->T, a->H, 0, a->seglen};
+    for (int i = 0; i < 3; i++) params[n + i] = &ints[i];
+    CUdeviceptr ws = a->ws;
+    params[n + 3] = &ws;
+    params[n + 4] = &ints[4];
     unsigned grid[3], block[3] = {(unsigned)m->threads, 1, 1};
-    fwd_grid(m, a->B, a->H, grid);
+    fwd_grid(m, a->B, a->H, a->nseg, grid);
     return cuda_launch(c, f, grid, block, (unsigned)m->smem, params);
 }

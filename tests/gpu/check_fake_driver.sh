@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # check_fake_driver.sh LAC_GPU_FWD REPO_ROOT LIBFAKECUDA: lac_gpu_fwd's whole
-# path (driver table, upload, poison, launch by ABI v0, download, comparison,
+# path (driver table, upload, poison, launch by the kernel ABI, download, comparison,
 # guards, faults, bench) on the CPU "driver" of tests/gpu/fake_cuda.c, whose
 # kernels for dsl_examples/linear.la are right or wrong on purpose. So the
 # harness is tested on every machine, before any GPU time is spent on it.
@@ -50,7 +50,7 @@ expect "a right kernel passes, with s0 and s_final, and is timed" 0 \
   '^  o +\[2, 37, 3, 128\] +rel_l2 [0-9.e+-]+ \(max 3\.0e-03\).*fail 0/28416 .*ok$' \
   '^  s_final +\[2, 3, 128, 128\] .*fail 0/98304 .*ok$' \
   'bench: median [0-9.]+ ms .* GB/s of [0-9.]+ MB moved' \
-  '^lac_gpu_fwd: PASS \(1 kernel\)$'
+  '^lac_gpu_fwd: PASS \(1 schedule\)$'
 
 run --kernel linear_ref --shape 1,1,1 --seed 7
 expect "one token, one head" 0 'fail 0/128 ' 'PASS'
@@ -61,7 +61,7 @@ expect "a skipped token and a wrong element are reported" 1 \
   'never written\)' \
   '512 elements of o never written \(still the 0xFF poison\), the first at \[b=0, t=4, h=0, j=0\]' \
   'fail 513/2560' \
-  '^lac_gpu_fwd: FAIL \(0 of 1 kernel passed\)$'
+  '^lac_gpu_fwd: FAIL \(0 of 1 schedule passed\)$'
 
 run --kernel linear_oob --shape 1,4,1
 expect "a write before o is caught by the guard" 1 \
@@ -74,7 +74,7 @@ expect "a fault in the kernel fails it" 1 \
 run --shape 1,3,2
 expect "every kernel of the PTX, in order; a fault stops the run" 1 \
   'kernel linear_ref:' 'kernel linear_oob:' 'kernel linear_fault:' \
-  '^lac_gpu_fwd: FAIL \(1 of 4 kernels passed\)$'
+  '^lac_gpu_fwd: FAIL \(1 of 4 schedules passed\)$'
 
 run --kernel linear_skip --shape 1,3,1 --atol 100 --max-rel-l2 10
 expect "tolerances from the command line; poison fails whatever they are" 1 \
@@ -93,7 +93,7 @@ expect "linear_naive.ptx (the GPU fixture): three configurations, o in bf16 and 
   'kernel linear_naive_bv128: threads 128, smem 65536, block_v 128, io bf16, grid \(1, 6, 1\)' \
   'kernel linear_naive_bv48_f32: threads 64, smem 24576, block_v 48, io f32, grid \(3, 6, 1\)' \
   '\(max 5\.0e-04\).*fail 0/14592 .*ok$' \
-  '^lac_gpu_fwd: PASS \(3 kernels\)$'
+  '^lac_gpu_fwd: PASS \(3 schedules\)$'
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

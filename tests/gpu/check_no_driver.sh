@@ -72,7 +72,7 @@ run env LAC_CUDA_DRIVER=/nonexistent "$bin" "$la" --ptx "$tmp/bare.ptx" --shape 
 expect "a PTX without a lac-kernel comment" 2 'no .// lac-kernel name=\.\.\.'
 
 run env LAC_CUDA_DRIVER=/nonexistent "$bin" "$root/dsl_examples/gla.la" --ptx "$ptx" --shape 1,16,1
-expect "a kernel with too few parameters for the variant" 2 'kernel linear_stub has 9 parameters; ABI v0 for a variant with 4 inputs has 10'
+expect "a kernel with too few parameters for the variant" 2 'kernel linear_stub has 9 parameters; the ABI of a kernel for a variant with 4 inputs has 10'
 
 run "$bin" "$la" --ptx "$ptx"
 expect "usage: no shape" 2 'needs FILE.la, --ptx FILE.ptx and --shape'

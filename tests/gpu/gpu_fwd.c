@@ -53,7 +53,8 @@ static const char usage[] =
     "against the float64 reference of FILE.la on seeded random inputs.\n"
     "\n"
     "options:\n"
-    "  --set NAME=VALUE    override a param of the file (repeatable)\n"
+    "  --set NAME=VALUE    override a param of the file (repeatable; tile settings\n"
+    "                      such as block_v are accepted and ignored, as for lac compile)\n"
     "  --seed N            random inputs (default 1)\n"
     "  --initial-state     start from a random state s0 (section 13 of the language)\n"
     "  --final-state       also check the final state s_final\n"
@@ -64,6 +65,11 @@ static const char usage[] =
     "  --max-rel-l2 X      largest relative L2 error that passes (default bf16 3e-3,\n"
     "                      f16 1e-3, f32 5e-4)\n"
     "  --bench N           after the check, time N launches (median, GB/s)\n"
+    "  --segments N        sequence split: N segments (default: enough for two blocks\n"
+    "                      per multiprocessor; the split is tested when the PTX has it)\n"
+    "  --schedule S        full, split or all (default all): which schedules to test\n"
+    "  --no-check          benchmark only: skip the reference and the comparison\n"
+    "                      (the kernel still runs once on poisoned outputs)\n"
     "  --device N          the CUDA device (default 0)\n"
     "  --verbose           print the JIT's log\n"
     "  --self-test         check the rounding and the PTX comment parser; no GPU needed\n"
@@ -79,9 +85,12 @@ typedef struct Options {
     bool have_shape;
     uint64_t seed;
     bool initial_state, final_state, verbose, self_test;
+    bool no_check; /* benchmark only: no reference, no comparison */
     double atol, rtol, max_rel_l2; /* < 0: the io dtype's default */
     int bench;
     int device;
+    int segments;      /* 0: the launcher's plan */
+    int schedules;     /* bit 0 full, bit 1 split */
 } Options;
 
 static void error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -127,6 +136,11 @@ static bool parse_set(const char *s, Options *o, Arena *a)
     errno = 0;
     double v = strtod(eq + 1, &end);
     if (end == eq + 1 || *end || errno || !isfinite(v)) return false;
+    /* Tile settings (--set block_v=64) choose the kernel, not the variant's
+     * meaning: the reference ignores them, as `lac compile` takes them. */
+    for (int k = 0; k < KNOB_COUNT_; k++)
+        if (strlen(knob_name(k)) == (size_t)(eq - s) && strncmp(knob_name(k), s, (size_t)(eq - s)) == 0)
+            return true;
     ParamOverride *p = &o->ovr[o->novr++];
     p->name = arena_strndup(a, s, (size_t)(eq - s));
     p->value = v;
@@ -152,6 +166,7 @@ static int options_parse(int argc, char **argv, Options *o, Arena *a)
     memset(o, 0, sizeof *o);
     o->seed = 1;
     o->atol = o->rtol = o->max_rel_l2 = -1;
+    o->schedules = 3;
     o->ovr = arena_alloc(a, sizeof(ParamOverride) * (size_t)(argc + 1));
     for (int i = 1; i < argc; i++) {
         const char *s = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
@@ -165,6 +180,9 @@ static int options_parse(int argc, char **argv, Options *o, Arena *a)
             continue;
         } else if (strcmp(s, "--final-state") == 0) {
             o->final_state = true;
+            continue;
+        } else if (strcmp(s, "--no-check") == 0) {
+            o->no_check = true;
             continue;
         } else if (strcmp(s, "--verbose") == 0 || strcmp(s, "-v") == 0) {
             o->verbose = true;
@@ -198,6 +216,12 @@ static int options_parse(int argc, char **argv, Options *o, Arena *a)
         } else if (strcmp(s, "--device") == 0) {
             ok = parse_count(val, 0, 1024, &n);
             o->device = (int)n;
+        } else if (strcmp(s, "--segments") == 0) {
+            ok = parse_count(val, 1, 4096, &n);
+            o->segments = (int)n;
+        } else if (strcmp(s, "--schedule") == 0) {
+            ok = strcmp(val, "full") == 0 || strcmp(val, "split") == 0 || strcmp(val, "all") == 0;
+            o->schedules = val[0] == 'f' ? 1 : val[0] == 's' ? 2 : 3;
         } else if (strcmp(s, "--seed") == 0) {
             char *end;
             errno = 0;
@@ -213,6 +237,8 @@ static int options_parse(int argc, char **argv, Options *o, Arena *a)
                   strcmp(s, "--shape") == 0 ? "B,T,H: positive integers"
                   : strcmp(s, "--set") == 0 ? "NAME=NUMBER"
                   : strcmp(s, "--bench") == 0 ? "1 to 100000 launches"
+                  : strcmp(s, "--segments") == 0 ? "1 to 4096"
+                  : strcmp(s, "--schedule") == 0 ? "full, split or all"
                   : strcmp(s, "--device") == 0 || strcmp(s, "--seed") == 0 ? "a non-negative integer"
                                                                           : "a non-negative number");
             return EXIT_USAGE;
@@ -246,14 +272,17 @@ typedef struct Run {
     void **in_bytes;
     size_t *in_n;
     size_t o_n, s_n;          /* elements of o and of one state */
-    double *s0;               /* rounded to f32, or NULL */
-    float *s0_bytes;
-    double *ref_o, *ref_s;    /* reference outputs (ref_s only with --final-state) */
+    size_t z_n;               /* elements of one normalizer (normalized variants), else 0 */
+    double *s0, *z0;          /* rounded to f32, or NULL */
+    float *s0_bytes, *z0_bytes;
+    double *ref_o, *ref_s, *ref_z; /* reference outputs (ref_s, ref_z only with --final-state) */
     unsigned char *o_host;    /* GUARD + o + GUARD, downloaded */
-    unsigned char *s_host;
+    unsigned char *s_host, *z_host;
     /* device */
     CUdeviceptr *d_in;
-    CUdeviceptr d_o, d_s0, d_s, d_flush; /* d_o and d_s point at the guarded base */
+    CUdeviceptr d_o, d_s0, d_s, d_z0, d_z, d_flush; /* d_o, d_s, d_z point at the guarded base */
+    CUdeviceptr d_ws;
+    size_t ws_bytes;
     size_t o_bytes_max;       /* o in the widest io dtype of the kernels tested */
 } Run;
 
@@ -265,6 +294,9 @@ static void run_free(Run *r)
         cuda_free(c, r->d_o);
         cuda_free(c, r->d_s0);
         cuda_free(c, r->d_s);
+        cuda_free(c, r->d_z0);
+        cuda_free(c, r->d_z);
+        cuda_free(c, r->d_ws);
         cuda_free(c, r->d_flush);
         cuda_module_unload(c, r->mod);
     }
@@ -279,10 +311,14 @@ static void run_free(Run *r)
     free(r->d_in);
     free(r->s0);
     free(r->s0_bytes);
+    free(r->z0);
+    free(r->z0_bytes);
     free(r->ref_o);
     free(r->ref_s);
+    free(r->ref_z);
     free(r->o_host);
     free(r->s_host);
+    free(r->z_host);
     free(r->ptx);
     free(r->metas);
     arena_free(&r->arena);
@@ -366,11 +402,6 @@ static int step_frontend(Run *r)
         error("%s does not compile", o->la);
         return EXIT_USAGE;
     }
-    if (o->initial_state && r->v->normalize) {
-        error("--initial-state: attention %s is normalized, and kernel ABI v0 passes no initial "
-              "normalizer z0 (only s0)", r->v->name);
-        return EXIT_USAGE;
-    }
     return 0;
 }
 
@@ -419,6 +450,11 @@ static int step_ptx(Run *r)
                   o->ptx, m->line, m->name, m->dk, m->dv, v->name, v->dk, v->dv);
             return EXIT_USAGE;
         }
+        if (m->norm != (v->normalize ? 1 : 0)) {
+            error("%s:%d: kernel %s is %snormalized, attention %s is %s", o->ptx, m->line, m->name,
+                  m->norm ? "" : "not ", v->name, v->normalize ? "normalized" : "not");
+            return EXIT_USAGE;
+        }
         if (!kernel_meta_check_abi(m, v->ninputs, err, sizeof err)) {
             error("%s: %s", o->ptx, err);
             return EXIT_USAGE;
@@ -435,6 +471,7 @@ static int step_sizes(Run *r)
     const Variant *v = r->v;
     r->o_n = (size_t)o->B * o->T * o->H * (size_t)v->dv;
     r->s_n = (size_t)o->B * o->H * (size_t)v->dk * (size_t)v->dv;
+    r->z_n = v->normalize ? (size_t)o->B * o->H * (size_t)v->dk : 0;
     bool big = r->o_n > MAX_ELEMS || r->s_n > MAX_ELEMS;
     for (int i = 0; i < v->ninputs; i++)
         if (ref_input_numel(v, i, o->B, o->T, o->H) > MAX_ELEMS) big = true;
@@ -522,8 +559,10 @@ static void *ref_slice_run(void *arg)
         q.H = p->H;
         q.inputs = in;
         q.s0 = p->s0 ? p->s0 + bh * v->dk * v->dv : NULL;
+        q.z0 = p->z0 ? p->z0 + bh * v->dk : NULL;
         q.o = p->o + tok * v->dv;
         q.s_final = p->s_final ? p->s_final + bh * v->dk * v->dv : NULL;
+        q.z_final = p->z_final ? p->z_final + bh * v->dk : NULL;
         s->ok = ref_run(v, &q, &d);
     }
     free(in);
@@ -583,10 +622,17 @@ static int step_reference(Run *r)
     r->ref_o = ok ? malloc(sizeof(double) * r->o_n) : NULL;
     ok = ok && r->ref_o;
     if (ok && o->final_state) ok = (r->ref_s = malloc(sizeof(double) * r->s_n)) != NULL;
+    /* The reference always keeps z: a normalized variant's outputs need it. */
+    if (ok && r->z_n) ok = (r->ref_z = malloc(sizeof(double) * r->z_n)) != NULL;
     if (ok && o->initial_state) {
         r->s0 = malloc(sizeof(double) * r->s_n);
         r->s0_bytes = malloc(sizeof(float) * r->s_n);
         ok = r->s0 && r->s0_bytes;
+        if (ok && r->z_n) {
+            r->z0 = malloc(sizeof(double) * r->z_n);
+            r->z0_bytes = malloc(sizeof(float) * r->z_n);
+            ok = r->z0 && r->z0_bytes;
+        }
     }
     if (!ok) {
         error("out of memory for the inputs and the reference");
@@ -602,16 +648,23 @@ static int step_reference(Run *r)
     for (int i = 0; i < ni; i++)
         tensor_round(r->in[i], r->in_n[i], kdt_of(v->inputs[i]->dtype), r->in_bytes[i]);
     if (r->s0) {
-        if (!ref_initial_state(v, &p, o->seed, r->s0, NULL, &r->diags)) {
+        if (!ref_initial_state(v, &p, o->seed, r->s0, r->z0, &r->diags)) {
             diags_flush(&r->diags);
             error("the reference cannot make an initial state for %s", o->la);
             return EXIT_USAGE;
         }
         tensor_round(r->s0, r->s_n, KDT_F32, r->s0_bytes);
+        if (r->z0) tensor_round(r->z0, r->z_n, KDT_F32, r->z0_bytes);
     }
     p.s0 = r->s0;
+    p.z0 = r->z0;
     p.o = r->ref_o;
     p.s_final = r->ref_s;
+    p.z_final = r->ref_z;
+    if (o->no_check) {
+        printf("reference: skipped (--no-check)\n");
+        return 0;
+    }
     int nt = 1;
     if (!ref_run_parallel(v, &p, &r->diags, &nt)) {
         diags_flush(&r->diags);
@@ -636,7 +689,8 @@ static int step_upload(Run *r)
     r->d_in = calloc((size_t)v->ninputs + 1, sizeof *r->d_in);
     r->o_host = malloc(2 * GUARD + r->o_n * r->o_bytes_max);
     if (r->o->final_state) r->s_host = malloc(2 * GUARD + r->s_n * sizeof(float));
-    if (!r->d_in || !r->o_host || (r->o->final_state && !r->s_host)) {
+    if (r->o->final_state && r->z_n) r->z_host = malloc(2 * GUARD + r->z_n * sizeof(float));
+    if (!r->d_in || !r->o_host || (r->o->final_state && (!r->s_host || (r->z_n && !r->z_host)))) {
         error("out of memory");
         return EXIT_USAGE;
     }
@@ -648,10 +702,15 @@ static int step_upload(Run *r)
     if (r->s0 && (cuda_alloc(c, &r->d_s0, r->s_n * sizeof(float)) ||
                   cuda_upload(c, r->d_s0, r->s0_bytes, r->s_n * sizeof(float))))
         return cuda_failed(r, "uploading s0");
+    if (r->z0 && (cuda_alloc(c, &r->d_z0, r->z_n * sizeof(float)) ||
+                  cuda_upload(c, r->d_z0, r->z0_bytes, r->z_n * sizeof(float))))
+        return cuda_failed(r, "uploading z0");
     if (cuda_alloc(c, &r->d_o, 2 * GUARD + r->o_n * r->o_bytes_max))
         return cuda_failed(r, "allocating o");
     if (r->o->final_state && cuda_alloc(c, &r->d_s, 2 * GUARD + r->s_n * sizeof(float)))
         return cuda_failed(r, "allocating s_final");
+    if (r->o->final_state && r->z_n && cuda_alloc(c, &r->d_z, 2 * GUARD + r->z_n * sizeof(float)))
+        return cuda_failed(r, "allocating z_final");
     return 0;
 }
 
@@ -669,12 +728,18 @@ static void print_stats(const char *name, const char *dims, const CmpStats *s, c
     printf("  %s\n", s->pass ? "ok" : "FAIL");
 }
 
-/* "[b=.., t=.., h=.., j=..]" of o, or "[b=.., h=.., i=.., j=..]" of a state. */
-static void index_name(size_t idx, bool state, const Run *r, char *buf, size_t n)
+/* "[b=.., t=.., h=.., j=..]" of o (what 0), "[b=.., h=.., i=.., j=..]" of a
+ * state (1), "[b=.., h=.., i=..]" of a normalizer (2). */
+static void index_name(size_t idx, int what, const Run *r, char *buf, size_t n)
 {
     const Variant *v = r->v;
+    if (what == 2) {
+        size_t i = idx % (size_t)v->dk, rest = idx / (size_t)v->dk;
+        snprintf(buf, n, "[b=%zu, h=%zu, i=%zu]", rest / (size_t)r->o->H, rest % (size_t)r->o->H, i);
+        return;
+    }
     size_t j = idx % (size_t)v->dv, rest = idx / (size_t)v->dv;
-    if (state) {
+    if (what == 1) {
         size_t i = rest % (size_t)v->dk;
         rest /= (size_t)v->dk;
         snprintf(buf, n, "[b=%zu, h=%zu, i=%zu, j=%zu]", rest / (size_t)r->o->H,
@@ -688,7 +753,7 @@ static void index_name(size_t idx, bool state, const Run *r, char *buf, size_t n
 }
 
 static void print_mismatches(const char *name, const CmpStats *s, const void *dev, KernelDType dt,
-                             const double *ref, bool state, const Run *r)
+                             const double *ref, int state, const Run *r)
 {
     char at[96];
     for (int k = 0; k < s->nshown; k++) {
@@ -716,60 +781,91 @@ static size_t guard_damage(const unsigned char *buf, size_t body)
     return n;
 }
 
-static int kernel_check(Run *r, const KernelMeta *m, CUfunction f)
+/* A schedule: the state-on-chip kernel alone, or the split's two passes. */
+typedef struct Sched {
+    const KernelMeta *m[2];
+    CUfunction f[2];
+    int n;
+    int nseg, seglen;
+} Sched;
+
+static FwdArgs sched_args(const Run *r, const Sched *sc)
+{
+    const Options *o = r->o;
+    FwdArgs a = {r->d_in, r->v->ninputs, r->d_o + GUARD, r->d_s0, r->d_s ? r->d_s + GUARD : 0,
+                 r->d_z0, r->d_z ? r->d_z + GUARD : 0, o->B, o->T, o->H, r->d_ws, sc->nseg, sc->seglen};
+    return a;
+}
+
+static CudaStatus sched_launch(Run *r, const Sched *sc)
+{
+    FwdArgs a = sched_args(r, sc);
+    for (int i = 0; i < sc->n; i++) {
+        CudaStatus st = fwd_launch(&r->cu, sc->f[i], sc->m[i], &a);
+        if (st != CS_OK) return st;
+    }
+    return CS_OK;
+}
+
+/* Compare a downloaded f32 or io tensor with the reference; print. */
+static bool check_one(Run *r, const char *name, const char *dims, const unsigned char *host, size_t body,
+                      KernelDType dt, const double *ref, size_t n, int what, const CmpTol *tol0, double atol_rms)
+{
+    CmpTol tol = *tol0;
+    if (atol_rms > 0) tol.atol = atol_rms * cmp_rms(ref, n);
+    CmpStats s;
+    cmp_tensor(host + GUARD, dt, ref, n, &tol, &s);
+    print_stats(name, dims, &s, &tol, atol_rms);
+    print_mismatches(name, &s, host + GUARD, dt, ref, what, r);
+    bool pass = s.pass;
+    size_t dmg = guard_damage(host, body);
+    if (dmg) {
+        printf("    the kernel wrote outside %s: %zu guard byte%s changed\n", name, dmg, dmg == 1 ? "" : "s");
+        pass = false;
+    }
+    return pass;
+}
+
+static int kernel_check(Run *r, const Sched *sc)
 {
     CudaCtx *c = &r->cu;
     const Options *o = r->o;
     const Variant *v = r->v;
-    size_t ob = r->o_n * (size_t)kernel_dtype_size(m->io), sb = r->s_n * sizeof(float);
+    const KernelMeta *m = sc->m[sc->n - 1];
+    size_t ob = r->o_n * (size_t)kernel_dtype_size(m->io), sb = r->s_n * sizeof(float), zb = r->z_n * sizeof(float);
     if (cuda_memset8(c, r->d_o, 0xFF, 2 * GUARD + ob) ||
-        (r->d_s && cuda_memset8(c, r->d_s, 0xFF, 2 * GUARD + sb)))
+        (r->d_s && cuda_memset8(c, r->d_s, 0xFF, 2 * GUARD + sb)) ||
+        (r->d_z && cuda_memset8(c, r->d_z, 0xFF, 2 * GUARD + zb)) ||
+        (r->d_ws && cuda_memset8(c, r->d_ws, 0xFF, r->ws_bytes)))
         return cuda_failed(r, "poisoning the outputs");
-    FwdArgs a = {r->d_in, v->ninputs, r->d_o + GUARD, r->d_s0, r->d_s ? r->d_s + GUARD : 0,
-                 o->B, o->T, o->H};
-    if (fwd_launch(c, f, m, &a) != CS_OK) return cuda_failed(r, "launch");
+    if (sched_launch(r, sc) != CS_OK) return cuda_failed(r, "launch");
     if (cuda_sync(c) != CS_OK) {
         printf("  FAIL: the kernel faulted: %s\n", c->err.msg);
         return EXIT_FAIL;
     }
     if (cuda_download(c, r->o_host, r->d_o, 2 * GUARD + ob) ||
-        (r->d_s && cuda_download(c, r->s_host, r->d_s, 2 * GUARD + sb)))
+        (r->d_s && cuda_download(c, r->s_host, r->d_s, 2 * GUARD + sb)) ||
+        (r->d_z && cuda_download(c, r->z_host, r->d_z, 2 * GUARD + zb)))
         return cuda_failed(r, "downloading the outputs");
 
+    if (o->no_check) {
+        printf("  not checked (--no-check)\n");
+        return EXIT_PASS;
+    }
     CmpDefaults def = cmp_defaults(m->io);
     CmpTol tol = {o->atol, o->rtol >= 0 ? o->rtol : def.rtol,
                   o->max_rel_l2 >= 0 ? o->max_rel_l2 : def.max_rel_l2};
     double atol_rms = o->atol >= 0 ? 0 : def.atol_rms;
-    bool pass = true;
     char dims[64];
-
-    if (atol_rms > 0) tol.atol = atol_rms * cmp_rms(r->ref_o, r->o_n);
-    CmpStats s;
-    const unsigned char *obody = r->o_host + GUARD;
-    cmp_tensor(obody, m->io, r->ref_o, r->o_n, &tol, &s);
     snprintf(dims, sizeof dims, "[%d, %d, %d, %d]", o->B, o->T, o->H, v->dv);
-    print_stats("o", dims, &s, &tol, atol_rms);
-    print_mismatches("o", &s, obody, m->io, r->ref_o, false, r);
-    pass = pass && s.pass;
-    size_t dmg = guard_damage(r->o_host, ob);
-    if (dmg) {
-        printf("    the kernel wrote outside o: %zu guard byte%s changed\n", dmg, dmg == 1 ? "" : "s");
-        pass = false;
-    }
+    bool pass = check_one(r, "o", dims, r->o_host, ob, m->io, r->ref_o, r->o_n, 0, &tol, atol_rms);
     if (r->d_s) {
-        if (atol_rms > 0) tol.atol = atol_rms * cmp_rms(r->ref_s, r->s_n);
-        const unsigned char *sbody = r->s_host + GUARD;
-        cmp_tensor(sbody, KDT_F32, r->ref_s, r->s_n, &tol, &s);
         snprintf(dims, sizeof dims, "[%d, %d, %d, %d]", o->B, o->H, v->dk, v->dv);
-        print_stats("s_final", dims, &s, &tol, atol_rms);
-        print_mismatches("s_final", &s, sbody, KDT_F32, r->ref_s, true, r);
-        pass = pass && s.pass;
-        dmg = guard_damage(r->s_host, sb);
-        if (dmg) {
-            printf("    the kernel wrote outside s_final: %zu guard byte%s changed\n", dmg,
-                   dmg == 1 ? "" : "s");
-            pass = false;
-        }
+        pass = check_one(r, "s_final", dims, r->s_host, sb, KDT_F32, r->ref_s, r->s_n, 1, &tol, atol_rms) && pass;
+    }
+    if (r->d_z) {
+        snprintf(dims, sizeof dims, "[%d, %d, %d]", o->B, o->H, v->dk);
+        pass = check_one(r, "z_final", dims, r->z_host, zb, KDT_F32, r->ref_z, r->z_n, 2, &tol, atol_rms) && pass;
     }
     printf("  %s\n", pass ? "PASS" : "FAIL");
     return pass ? EXIT_PASS : EXIT_FAIL;
@@ -781,20 +877,19 @@ static int cmp_float(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Time o->bench launches with events, each after an L2 flush (a memset of
- * FLUSH_BYTES, timed by its own events and excluded). */
-static int kernel_bench(Run *r, const KernelMeta *m, CUfunction f)
+/* Time o->bench launches of the schedule with events, each after an L2
+ * flush (a memset of FLUSH_BYTES, timed by its own events and excluded). */
+static int kernel_bench(Run *r, const Sched *sc)
 {
     CudaCtx *c = &r->cu;
     const Options *o = r->o;
     const Variant *v = r->v;
+    const KernelMeta *m = sc->m[sc->n - 1];
     int n = o->bench;
     if (!r->d_flush && cuda_alloc(c, &r->d_flush, FLUSH_BYTES)) return cuda_failed(r, "allocating the L2 flush buffer");
     float *ms = malloc(sizeof(float) * (size_t)n), *flush_ms = malloc(sizeof(float) * (size_t)n);
     CUevent ev[4] = {0};
     int rc = EXIT_PASS;
-    FwdArgs a = {r->d_in, v->ninputs, r->d_o + GUARD, r->d_s0, r->d_s ? r->d_s + GUARD : 0,
-                 o->B, o->T, o->H};
     if (!ms || !flush_ms) {
         error("out of memory");
         rc = EXIT_USAGE;
@@ -806,13 +901,13 @@ static int kernel_bench(Run *r, const KernelMeta *m, CUfunction f)
             goto done;
         }
     for (int i = 0; i < BENCH_WARMUP; i++)
-        if (fwd_launch(c, f, m, &a)) {
+        if (sched_launch(r, sc)) {
             rc = cuda_failed(r, "bench warm-up");
             goto done;
         }
     for (int i = 0; i < n; i++) {
         if (cuda_event_record(c, ev[0]) || cuda_memset8(c, r->d_flush, (unsigned char)i, FLUSH_BYTES) ||
-            cuda_event_record(c, ev[1]) || cuda_event_record(c, ev[2]) || fwd_launch(c, f, m, &a) ||
+            cuda_event_record(c, ev[1]) || cuda_event_record(c, ev[2]) || sched_launch(r, sc) ||
             cuda_event_record(c, ev[3]) || cuda_event_elapsed(c, ev[0], ev[1], &flush_ms[i]) ||
             cuda_event_elapsed(c, ev[2], ev[3], &ms[i])) {
             rc = cuda_failed(r, "bench");
@@ -831,8 +926,8 @@ static int kernel_bench(Run *r, const KernelMeta *m, CUfunction f)
     double bytes = (double)r->o_n * kernel_dtype_size(m->io);
     for (int i = 0; i < v->ninputs; i++)
         bytes += (double)r->in_n[i] * dtype_size(v->inputs[i]->dtype);
-    if (r->d_s0) bytes += (double)r->s_n * sizeof(float);
-    if (r->d_s) bytes += (double)r->s_n * sizeof(float);
+    if (r->d_s0) bytes += (double)(r->s_n + r->z_n) * sizeof(float);
+    if (r->d_s) bytes += (double)(r->s_n + r->z_n) * sizeof(float);
     double gbps = bytes / (med * 1e-3) / 1e9;
     printf("  bench: %d launches after %d warm-ups, L2 flushed before each (%zu MiB memset, "
            "median %.3f ms, excluded)\n",
@@ -848,27 +943,72 @@ done:
     return rc;
 }
 
+/* The function of a kernel, described and prepared (shared memory limit). */
+static int kernel_open(Run *r, const KernelMeta *m, CUfunction *f, int nseg)
+{
+    CudaCtx *c = &r->cu;
+    const Options *o = r->o;
+    CudaFuncInfo fi;
+    if (cuda_function_get(c, r->mod, m->name, f) || cuda_function_info(c, *f, &fi)) return cuda_failed(r, m->name);
+    unsigned grid[3];
+    fwd_grid(m, o->B, o->H, nseg, grid);
+    printf("kernel %s: threads %d, smem %d, block_v %d, io %s, grid (%u, %u, %u); %d registers, "
+           "%d bytes local, %d bytes static smem, ptx %d sass %d\n",
+           m->name, m->threads, m->smem, m->block_v, kernel_dtype_name(m->io), grid[0], grid[1], grid[2],
+           fi.registers, fi.local_bytes, fi.static_smem, fi.ptx_version, fi.binary_version);
+    if (fi.local_bytes > 0)
+        printf("  warning: %d bytes of local memory per thread (register spills?)\n", fi.local_bytes);
+    if (fwd_prepare(c, *f, m) != CS_OK) return cuda_failed(r, m->name);
+    return 0;
+}
+
+/* The split's second pass for a first pass: the same name, _split_out. */
+static const KernelMeta *split_partner(const Run *r, const KernelMeta *m)
+{
+    char want[KERNEL_NAME_MAX + 16];
+    size_t n = strlen(m->name), tl = strlen("_split_state");
+    if (n < tl || strcmp(m->name + n - tl, "_split_state") != 0) return NULL;
+    snprintf(want, sizeof want, "%.*s_split_out", (int)(n - tl), m->name);
+    for (int i = 0; i < r->nmetas; i++)
+        if (r->metas[i].kind == KK_SPLIT_OUT && strcmp(r->metas[i].name, want) == 0) return &r->metas[i];
+    return NULL;
+}
+
 static int step_kernels(Run *r)
 {
     CudaCtx *c = &r->cu;
     const Options *o = r->o;
-    int npass = 0, rc = EXIT_PASS;
+    int npass = 0, ntried = 0, rc = EXIT_PASS;
     for (int k = 0; k < r->nmetas; k++) {
         const KernelMeta *m = &r->metas[k];
-        CUfunction f;
-        CudaFuncInfo fi;
-        if (cuda_function_get(c, r->mod, m->name, &f) || cuda_function_info(c, f, &fi))
-            return cuda_failed(r, m->name);
-        unsigned grid[3];
-        fwd_grid(m, o->B, o->H, grid);
-        printf("kernel %s: threads %d, smem %d, block_v %d, io %s, grid (%u, %u, %u); %d registers, "
-               "%d bytes local, %d bytes static smem, ptx %d sass %d\n",
-               m->name, m->threads, m->smem, m->block_v, kernel_dtype_name(m->io), grid[0], grid[1],
-               grid[2], fi.registers, fi.local_bytes, fi.static_smem, fi.ptx_version, fi.binary_version);
-        if (fi.local_bytes > 0)
-            printf("  warning: %d bytes of local memory per thread (register spills?)\n", fi.local_bytes);
-        if (fwd_prepare(c, f, m) != CS_OK) return cuda_failed(r, m->name);
-        int krc = kernel_check(r, m, f);
+        Sched sc = {{m, NULL}, {0}, 1, 1, 0};
+        if (m->kind == KK_SPLIT_OUT) continue; /* with its first pass */
+        if (m->kind == KK_FULL && !(o->schedules & 1)) continue;
+        if (m->kind == KK_SPLIT_STATE) {
+            if (!(o->schedules & 2)) continue;
+            const KernelMeta *m2 = split_partner(r, m);
+            if (!m2) {
+                error("%s: kernel %s has no second pass %s_split_out", o->ptx, m->name, m->name);
+                return EXIT_USAGE;
+            }
+            sc.m[1] = m2;
+            sc.n = 2;
+            fwd_split_plan(m, o->B, o->T, o->H, c->sm_count, o->segments, &sc.nseg, &sc.seglen);
+            size_t need = fwd_split_ws_bytes(m, o->B, o->H, sc.nseg);
+            if (need > r->ws_bytes) {
+                cuda_free(c, r->d_ws);
+                r->d_ws = 0;
+                r->ws_bytes = 0;
+                if (cuda_alloc(c, &r->d_ws, need)) return cuda_failed(r, "allocating the split's workspace");
+                r->ws_bytes = need;
+            }
+            printf("schedule split: %d segment%s of %d tokens\n", sc.nseg, sc.nseg == 1 ? "" : "s", sc.seglen);
+        }
+        int orc = 0;
+        for (int i = 0; i < sc.n && !orc; i++) orc = kernel_open(r, sc.m[i], &sc.f[i], sc.nseg);
+        if (orc) return orc;
+        ntried++;
+        int krc = kernel_check(r, &sc);
         if (krc == EXIT_USAGE) return krc;
         if (krc == EXIT_FAIL) {
             rc = EXIT_FAIL;
@@ -877,14 +1017,18 @@ static int step_kernels(Run *r)
         }
         npass++;
         if (o->bench) {
-            int brc = kernel_bench(r, m, f);
+            int brc = kernel_bench(r, &sc);
             if (brc != EXIT_PASS) return brc;
         }
     }
+    if (ntried == 0) {
+        error("%s: no kernel of the schedules asked for", o->ptx);
+        return EXIT_USAGE;
+    }
     if (rc == EXIT_PASS)
-        printf("lac_gpu_fwd: PASS (%d kernel%s)\n", npass, npass == 1 ? "" : "s");
+        printf("lac_gpu_fwd: PASS (%d schedule%s)\n", npass, npass == 1 ? "" : "s");
     else
-        printf("lac_gpu_fwd: FAIL (%d of %d kernel%s passed)\n", npass, r->nmetas, r->nmetas == 1 ? "" : "s");
+        printf("lac_gpu_fwd: FAIL (%d of %d schedule%s passed)\n", npass, ntried, ntried == 1 ? "" : "s");
     return rc;
 }
 

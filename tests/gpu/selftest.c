@@ -189,6 +189,10 @@ static void test_meta_line(void)
     ok = kernel_meta_parse_line(later, strlen(later), &m, err, sizeof err);
     check(ok && m.io == KDT_F32 && m.dv == 64 && m.smem == 0 && strcmp(m.name, "k") == 0,
           "meta: any key order, tabs, CR and unknown keys");
+    check(ok && m.norm == 0 && m.kind == KK_FULL && m.chunk == 64, "meta: norm, kind and chunk have defaults");
+    const char *split = "// lac-kernel name=k threads=256 smem=0 block_v=32 dk=16 dv=16 io=f16 norm=1 kind=split_out chunk=128";
+    ok = kernel_meta_parse_line(split, strlen(split), &m, err, sizeof err);
+    check(ok && m.norm == 1 && m.kind == KK_SPLIT_OUT && m.chunk == 128, "meta: norm, kind and chunk parse");
     const struct {
         const char *line, *msg;
     } bad[] = {
@@ -203,6 +207,8 @@ static void test_meta_line(void)
         {"// lac-kernel name=k threads=128 smem=0 block_v=64 dk=128 dv=128 io=bf16 junk", "expected KEY=VALUE, got 'junk'"},
         {"// lac-kernel name=k threads=128 smem=0 block_v=64 dk=128 dv= io=bf16", "dv=: expected"},
         {"// lac-kernel name=k threads=128 smem=99999999999 block_v=64 dk=128 dv=128 io=bf16", "smem=99999999999"},
+        {"// lac-kernel name=k threads=128 smem=0 block_v=64 dk=128 dv=128 io=bf16 kind=split", "kind=split: expected full, split_state or split_out"},
+        {"// lac-kernel name=k threads=128 smem=0 block_v=64 dk=128 dv=128 io=bf16 norm=2", "norm=2: expected 0 or 1"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         err[0] = 0;
@@ -247,22 +253,49 @@ static void test_meta_ptx(void)
     check(m[1].nparams == 4 && m[1].param_bytes[2] == 16 && m[1].param_bytes[3] == 4,
           "ptx: fwd_b's parameters, a .b8 array");
     check(kernel_meta_check_abi(&m[0], 3, err, sizeof err), "abi: fwd_a fits 3 inputs");
-    check(!kernel_meta_check_abi(&m[0], 4, err, sizeof err) && strstr(err, "has 9 parameters; ABI v0 for a variant with 4 inputs has 10"),
+    check(!kernel_meta_check_abi(&m[0], 4, err, sizeof err) && strstr(err, "has 9 parameters; the ABI of a kernel for a variant with 4 inputs has 10"),
           "abi: fwd_a does not fit 4 inputs");
+    KernelMeta nm = m[0];
+    nm.norm = 1;
+    check(!kernel_meta_check_abi(&nm, 3, err, sizeof err) && strstr(err, "normalized kernel") && strstr(err, "has 11 (the inputs, o, s0, s_final, z0, z_final, B, T, H)"),
+          "abi: a normalized kernel has z0 and z_final");
+    nm.norm = 0;
+    nm.kind = KK_SPLIT_OUT;
+    nm.nparams = 11;
+    nm.param_bytes[9] = 8;
+    nm.param_bytes[10] = 4;
+    check(kernel_meta_check_abi(&nm, 3, err, sizeof err), "abi: a split kernel ends with ws and seglen");
+    nm.param_bytes[9] = 4;
+    check(!kernel_meta_check_abi(&nm, 3, err, sizeof err) && strstr(err, "parameter 9 is 4 bytes; the ABI has the pointer ws"),
+          "abi: a split kernel's ws is a pointer");
     KernelMeta w = m[0];
     w.param_bytes[7] = 8;
-    check(!kernel_meta_check_abi(&w, 3, err, sizeof err) && strstr(err, "parameter 7 is 8 bytes; ABI v0 has int32 T"),
+    check(!kernel_meta_check_abi(&w, 3, err, sizeof err) && strstr(err, "parameter 7 is 8 bytes; the ABI has int32 T"),
           "abi: names the parameter that is wrong");
     w.param_bytes[7] = 4;
     w.param_bytes[4] = 4;
     check(!kernel_meta_check_abi(&w, 3, err, sizeof err) && strstr(err, "the pointer s0"),
           "abi: a 32-bit pointer is wrong");
     unsigned grid[3];
-    fwd_grid(&m[0], 3, 5, grid);
+    fwd_grid(&m[0], 3, 5, 4, grid);
     check(grid[0] == 2 && grid[1] == 15 && grid[2] == 1, "grid: (ceil(dv / block_v), B * H, 1)");
     m[0].block_v = 48;
-    fwd_grid(&m[0], 1, 1, grid);
+    fwd_grid(&m[0], 1, 1, 1, grid);
     check(grid[0] == 3, "grid: a partial last value block");
+    KernelMeta sm = m[0];
+    sm.kind = KK_SPLIT_STATE;
+    fwd_grid(&sm, 1, 1, 4, grid);
+    check(grid[2] == 4, "grid: a split has a segment per block layer");
+    int nseg, seglen;
+    fwd_split_plan(&sm, 1, 32768, 8, 132, 0, &nseg, &seglen);
+    check(seglen % 64 == 0 && (long)nseg * seglen >= 32768 && (long)(nseg - 1) * seglen < 32768 && nseg * 8 * 3 >= 132,
+          "split plan: whole chunks, covering T, enough blocks for 132 SMs");
+    fwd_split_plan(&sm, 1, 100, 8, 132, 0, &nseg, &seglen);
+    check(nseg == 1 && seglen == 128, "split plan: a short sequence is one segment");
+    fwd_split_plan(&sm, 1, 1000, 1, 132, 5, &nseg, &seglen);
+    check(nseg == 4 && seglen == 256, "split plan: 16 chunks asked in 5 segments give 4 of 4 chunks");
+    check(fwd_split_ws_bytes(&sm, 2, 3, 4) == (size_t)2 * 3 * 4 * (128 * 128 + 2 * 128) * 4,
+          "split workspace: a state, a normalizer and a decay per (b, h, segment)");
 
     n = kernel_meta_parse(".version 8.5\n.entry k() { ret; }\n", m, 4, err, sizeof err);
     check(n == 0, "ptx: no lac-kernel comment is 0 kernels");

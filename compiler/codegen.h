@@ -25,17 +25,8 @@ typedef struct Cg {
     Diags *d;
     Arena *a;
     const Variant *v;
-    /* Kernel parameters (filled by the template). */
-    LLVMValueRef *in_args; /* one per Variant input */
-    LLVMValueRef B, T, H;  /* i32 */
+    LLVMValueRef B, T, H;  /* i32 kernel parameters */
 } Cg;
-
-/* Values that a scalar expression may read, for one (b, h) and one token. */
-typedef struct CgScalarEnv {
-    LLVMValueRef b, h;     /* i32 */
-    LLVMValueRef t;        /* i32 token index (clamped in range), or NULL if uniform */
-    LLVMValueRef *lets;    /* memoized let values (f32), one per Variant let */
-} CgScalarEnv;
 
 void cg_init(Cg *cg, const Variant *v, Arena *a, Diags *d);
 void cg_dispose(Cg *cg);
@@ -66,40 +57,52 @@ LLVMValueRef cg_gmem_at(Cg *cg, LLVMValueRef base, LLVMValueRef idx, int elem);
 LLVMValueRef cg_pack_bf16(Cg *cg, LLVMValueRef lo, LLVMValueRef hi);
 void cg_unpack_bf16(Cg *cg, LLVMValueRef packed, LLVMValueRef *lo, LLVMValueRef *hi);
 
-/* Tensor cores: ldmatrix.x4 (optionally .trans) from shared memory; one
- * mma.m16n8k16.row.col.f32.bf16.bf16.f32, c[4] updated in place. */
-void cg_ldmatrix_x4(Cg *cg, LLVMValueRef saddr, bool trans, LLVMValueRef out[4]);
-void cg_mma_bf16(Cg *cg, LLVMValueRef a[4], LLVMValueRef b0, LLVMValueRef b1, LLVMValueRef c[4]);
-/* 16-byte asynchronous copy; src_bytes 0 fills zeros. */
-void cg_cp_async16(Cg *cg, LLVMValueRef sdst, LLVMValueRef gsrc, LLVMValueRef src_bytes);
+/* Pairs of 16-bit values in one i32 (low half = first) of element type e
+ * (TE_SPLIT packs bf16); the split of two fp32 into bf16 hi and lo pairs. */
+LLVMValueRef cg_pack(Cg *cg, TirElem e, LLVMValueRef lo, LLVMValueRef hi);
+void cg_unpack(Cg *cg, TirElem e, LLVMValueRef packed, LLVMValueRef *lo, LLVMValueRef *hi);
+void cg_split_bf16(Cg *cg, LLVMValueRef x0, LLVMValueRef x1, LLVMValueRef *hi, LLVMValueRef *lo);
+
+/* Tensor cores: ldmatrix.x2 or .x4 (optionally .trans) from shared memory;
+ * one mma.m16n8k16.row.col with fp32 accumulators (bf16 or f16 operands),
+ * c[4] updated in place. */
+void cg_ldmatrix(Cg *cg, LLVMValueRef saddr, int n, bool trans, LLVMValueRef *out);
+void cg_mma(Cg *cg, TirElem e, LLVMValueRef a[4], LLVMValueRef b0, LLVMValueRef b1, LLVMValueRef c[4]);
+/* Asynchronous copy of 4, 8 or 16 bytes; src_bytes 0 fills zeros. */
+void cg_cp_async(Cg *cg, LLVMValueRef sdst, LLVMValueRef gsrc, int width, LLVMValueRef src_bytes);
 void cg_cp_async_commit(Cg *cg);
 void cg_cp_async_wait(Cg *cg, int n);
-
-/* A register array of floats kept in an entry-block alloca (promoted to
- * registers by SROA): element access by constant index. */
-typedef struct CgRegs {
-    LLVMValueRef base;
-    int n;
-} CgRegs;
-CgRegs cg_regs(Cg *cg, int n, const char *name);
-LLVMValueRef cg_reg_get(Cg *cg, CgRegs r, int i);
-void cg_reg_set(Cg *cg, CgRegs r, int i, LLVMValueRef x);
+/* Warp-level: bar.warp.sync, shuffles, vote. */
+void cg_warp_sync(Cg *cg);
+LLVMValueRef cg_shfl_up_f32(Cg *cg, LLVMValueRef x, int delta);
+LLVMValueRef cg_shfl_idx_f32(Cg *cg, LLVMValueRef x, LLVMValueRef lane);
+LLVMValueRef cg_vote_any(Cg *cg, LLVMValueRef pred);
 
 /* if (cond) { ... } helpers: returns the merge block; the builder is placed
  * in the then-block. Call cg_if_end with the merge block to continue. */
 LLVMBasicBlockRef cg_if_begin(Cg *cg, LLVMValueRef cond, const char *name);
 void cg_if_end(Cg *cg, LLVMBasicBlockRef merge);
 
-/* Why a Variant cannot be compiled yet (NULL if it can): reports a located
- * error for each unsupported construct and returns false. */
-bool cg_scalar_supported(Cg *cg, const Expr *e, const char *what);
-/* A scalar (one-channel) expression as f32 (section 5 semantics). */
-LLVMValueRef cg_scalar(Cg *cg, const Expr *e, CgScalarEnv *env);
+/* How a .la expression reads its inputs, for one row (token) of one (b, h). */
+typedef struct CgLaEnv {
+    LLVMValueRef b, h; /* i32 */
+    LLVMValueRef t;    /* i32 token index (pos), or NULL in a uniform expression */
+    /* Channel j (compile time), or jr (runtime, when j < 0), of input y in this row. */
+    LLVMValueRef (*load)(void *ctx, const Symbol *y, int j, LLVMValueRef jr);
+    /* Element (i, j) of the weight matrix y (runtime i, compile-time j). */
+    LLVMValueRef (*load_mat)(void *ctx, const Symbol *y, LLVMValueRef i, int j);
+    void *ctx;
+    struct CgMemo *memo; /* row vectors computed once per row; start with NULL */
+} CgLaEnv;
 
-/* The templates (templates/). Each generates one kernel into cg->mod. */
-typedef struct KernelConfig {
-    int chunk, block_v, warps, stages;
-} KernelConfig;
-bool tmpl_fwd_state(Cg *cg, const KernelConfig *kc, KernelInfo *info);
+/* Channel j of expression e, as f32 (section 5 semantics). A runtime channel
+ * (j < 0, jr) is allowed for elementwise expressions only. */
+LLVMValueRef cg_la(Cg *cg, const Expr *e, int j, LLVMValueRef jr, CgLaEnv *env);
+/* Is channel j of e a function of channel j of its inputs (no concat, outer,
+ * softmax, reductions over several channels or '@')? */
+bool cg_la_elementwise(const Expr *e);
+
+/* tile IR -> LLVM IR (lower.c): the kernel's function in cg->mod. */
+bool lower_program(Cg *cg, const TirProgram *p);
 
 #endif /* LAC_CODEGEN_H */

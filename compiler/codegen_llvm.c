@@ -2,12 +2,9 @@
  * codegen_llvm.c: the helpers the templates build kernels with, over the
  * LLVM C API: types, NVVM intrinsics (thread ids, barriers, shuffles,
  * cp.async, ldmatrix, mma.sync), shared and global addressing, bf16 packing,
- * register arrays, and the lowering of scalar .la expressions (decays,
- * scales) to fp32 code with the semantics of docs/language.md section 5.
- *
- * Register arrays live in entry-block allocas indexed by constants; the O3
- * pipeline's SROA turns them into SSA registers, so templates can write
- * straight-line fragment code without threading phi nodes by hand.
+ * and the lowering of .la expressions (feature maps, decays, scales) to fp32
+ * code with the semantics of docs/language.md section 5. lower.c drives
+ * them from the tile IR.
  */
 #include <math.h>
 #include <string.h>
@@ -133,34 +130,72 @@ void cg_unpack_bf16(Cg *cg, LLVMValueRef packed, LLVMValueRef *lo, LLVMValueRef 
     *hi = LLVMBuildFPExt(cg->b, LLVMBuildExtractElement(cg->b, v, cg_i32(cg, 1), ""), cg->t_f32, "");
 }
 
-void cg_ldmatrix_x4(Cg *cg, LLVMValueRef saddr, bool trans, LLVMValueRef out[4])
+LLVMValueRef cg_pack(Cg *cg, TirElem e, LLVMValueRef lo, LLVMValueRef hi)
 {
-    LLVMTypeRef e[4] = {cg->t_i32, cg->t_i32, cg->t_i32, cg->t_i32};
-    LLVMTypeRef rt = LLVMStructTypeInContext(cg->ctx, e, 4, 0);
-    LLVMTypeRef p[1] = {cg->t_ptr_s};
-    LLVMValueRef r = cg_call(cg,
-                             trans ? "llvm.nvvm.ldmatrix.sync.aligned.m8n8.x4.trans.b16.p3"
-                                   : "llvm.nvvm.ldmatrix.sync.aligned.m8n8.x4.b16.p3",
-                             rt, p, &saddr, 1);
-    for (unsigned i = 0; i < 4; i++) out[i] = LLVMBuildExtractValue(cg->b, r, i, "");
+    if (e == TE_BF16 || e == TE_SPLIT) return cg_pack_bf16(cg, lo, hi);
+    LLVMTypeRef h = LLVMHalfTypeInContext(cg->ctx), v2 = LLVMVectorType(h, 2);
+    LLVMValueRef v = LLVMGetUndef(v2);
+    v = LLVMBuildInsertElement(cg->b, v, LLVMBuildFPTrunc(cg->b, lo, h, ""), cg_i32(cg, 0), "");
+    v = LLVMBuildInsertElement(cg->b, v, LLVMBuildFPTrunc(cg->b, hi, h, ""), cg_i32(cg, 1), "");
+    return LLVMBuildBitCast(cg->b, v, cg->t_i32, "");
 }
 
-void cg_mma_bf16(Cg *cg, LLVMValueRef a[4], LLVMValueRef b0, LLVMValueRef b1, LLVMValueRef c[4])
+void cg_unpack(Cg *cg, TirElem e, LLVMValueRef packed, LLVMValueRef *lo, LLVMValueRef *hi)
 {
-    LLVMTypeRef e[4] = {cg->t_f32, cg->t_f32, cg->t_f32, cg->t_f32};
-    LLVMTypeRef rt = LLVMStructTypeInContext(cg->ctx, e, 4, 0);
-    LLVMTypeRef p[10] = {cg->t_i32, cg->t_i32, cg->t_i32, cg->t_i32, cg->t_i32,
-                         cg->t_i32, cg->t_f32, cg->t_f32, cg->t_f32, cg->t_f32};
-    LLVMValueRef args[10] = {a[0], a[1], a[2], a[3], b0, b1, c[0], c[1], c[2], c[3]};
-    LLVMValueRef r = cg_call(cg, "llvm.nvvm.mma.m16n8k16.row.col.bf16", rt, p, args, 10);
+    if (e == TE_BF16 || e == TE_SPLIT) {
+        cg_unpack_bf16(cg, packed, lo, hi);
+        return;
+    }
+    LLVMTypeRef h = LLVMHalfTypeInContext(cg->ctx), v2 = LLVMVectorType(h, 2);
+    LLVMValueRef v = LLVMBuildBitCast(cg->b, packed, v2, "");
+    *lo = LLVMBuildFPExt(cg->b, LLVMBuildExtractElement(cg->b, v, cg_i32(cg, 0), ""), cg->t_f32, "");
+    *hi = LLVMBuildFPExt(cg->b, LLVMBuildExtractElement(cg->b, v, cg_i32(cg, 1), ""), cg->t_f32, "");
+}
+
+void cg_split_bf16(Cg *cg, LLVMValueRef x0, LLVMValueRef x1, LLVMValueRef *hi, LLVMValueRef *lo)
+{
+    *hi = cg_pack_bf16(cg, x0, x1);
+    LLVMValueRef h0, h1;
+    cg_unpack_bf16(cg, *hi, &h0, &h1);
+    *lo = cg_pack_bf16(cg, LLVMBuildFSub(cg->b, x0, h0, ""), LLVMBuildFSub(cg->b, x1, h1, ""));
+}
+
+void cg_ldmatrix(Cg *cg, LLVMValueRef saddr, int n, bool trans, LLVMValueRef *out)
+{
+    LLVMTypeRef e[4] = {cg->t_i32, cg->t_i32, cg->t_i32, cg->t_i32};
+    LLVMTypeRef rt = LLVMStructTypeInContext(cg->ctx, e, (unsigned)n, 0);
+    LLVMTypeRef p[1] = {cg->t_ptr_s};
+    char name[96];
+    snprintf(name, sizeof name, "llvm.nvvm.ldmatrix.sync.aligned.m8n8.x%d%s.b16.p3", n, trans ? ".trans" : "");
+    LLVMValueRef r = cg_call(cg, name, rt, p, &saddr, 1);
+    for (unsigned i = 0; i < (unsigned)n; i++) out[i] = LLVMBuildExtractValue(cg->b, r, i, "");
+}
+
+void cg_mma(Cg *cg, TirElem e, LLVMValueRef a[4], LLVMValueRef b0, LLVMValueRef b1, LLVMValueRef c[4])
+{
+    LLVMTypeRef f4[4] = {cg->t_f32, cg->t_f32, cg->t_f32, cg->t_f32};
+    LLVMTypeRef rt = LLVMStructTypeInContext(cg->ctx, f4, 4, 0);
+    LLVMTypeRef ot = cg->t_i32;
+    const char *name = "llvm.nvvm.mma.m16n8k16.row.col.bf16";
+    LLVMValueRef ops[6] = {a[0], a[1], a[2], a[3], b0, b1};
+    if (e == TE_F16) {
+        ot = LLVMVectorType(LLVMHalfTypeInContext(cg->ctx), 2);
+        name = "llvm.nvvm.mma.m16n8k16.row.col.f32.f32";
+        for (int i = 0; i < 6; i++) ops[i] = LLVMBuildBitCast(cg->b, ops[i], ot, "");
+    }
+    LLVMTypeRef p[10] = {ot, ot, ot, ot, ot, ot, cg->t_f32, cg->t_f32, cg->t_f32, cg->t_f32};
+    LLVMValueRef args[10] = {ops[0], ops[1], ops[2], ops[3], ops[4], ops[5], c[0], c[1], c[2], c[3]};
+    LLVMValueRef r = cg_call(cg, name, rt, p, args, 10);
     for (unsigned i = 0; i < 4; i++) c[i] = LLVMBuildExtractValue(cg->b, r, i, "");
 }
 
-void cg_cp_async16(Cg *cg, LLVMValueRef sdst, LLVMValueRef gsrc, LLVMValueRef src_bytes)
+void cg_cp_async(Cg *cg, LLVMValueRef sdst, LLVMValueRef gsrc, int width, LLVMValueRef src_bytes)
 {
     LLVMTypeRef p[3] = {cg->t_ptr_s, cg->t_ptr_g, cg->t_i32};
     LLVMValueRef a[3] = {sdst, gsrc, src_bytes};
-    cg_call(cg, "llvm.nvvm.cp.async.cg.shared.global.16.s", cg->t_void, p, a, 3);
+    char name[64];
+    snprintf(name, sizeof name, "llvm.nvvm.cp.async.%s.shared.global.%d.s", width == 16 ? "cg" : "ca", width);
+    cg_call(cg, name, cg->t_void, p, a, 3);
 }
 
 void cg_cp_async_commit(Cg *cg) { cg_call(cg, "llvm.nvvm.cp.async.commit.group", cg->t_void, NULL, NULL, 0); }
@@ -172,36 +207,33 @@ void cg_cp_async_wait(Cg *cg, int n)
     cg_call(cg, "llvm.nvvm.cp.async.wait.group", cg->t_void, p, a, 1);
 }
 
-CgRegs cg_regs(Cg *cg, int n, const char *name)
+void cg_warp_sync(Cg *cg)
 {
-    /* Allocas go to the entry block so SROA promotes them. */
-    LLVMBasicBlockRef cur = LLVMGetInsertBlock(cg->b);
-    LLVMBasicBlockRef entry = LLVMGetEntryBasicBlock(cg->fn);
-    LLVMValueRef first = LLVMGetFirstInstruction(entry);
-    if (first)
-        LLVMPositionBuilderBefore(cg->b, first);
-    else
-        LLVMPositionBuilderAtEnd(cg->b, entry);
-    CgRegs r;
-    r.n = n;
-    r.base = LLVMBuildAlloca(cg->b, LLVMArrayType2(cg->t_f32, (unsigned)n), name);
-    LLVMPositionBuilderAtEnd(cg->b, cur);
-    return r;
+    LLVMTypeRef p[1] = {cg->t_i32};
+    LLVMValueRef a[1] = {cg_i32(cg, -1)};
+    cg_call(cg, "llvm.nvvm.bar.warp.sync", cg->t_void, p, a, 1);
 }
 
-static LLVMValueRef reg_ptr(Cg *cg, CgRegs r, int i)
+LLVMValueRef cg_shfl_up_f32(Cg *cg, LLVMValueRef x, int delta)
 {
-    LAC_ASSERT(i >= 0 && i < r.n);
-    LLVMValueRef idx[2] = {cg_i32(cg, 0), cg_i32(cg, i)};
-    return LLVMBuildGEP2(cg->b, LLVMArrayType2(cg->t_f32, (unsigned)r.n), r.base, idx, 2, "");
+    LLVMTypeRef p[4] = {cg->t_i32, cg->t_f32, cg->t_i32, cg->t_i32};
+    LLVMValueRef a[4] = {cg_i32(cg, -1), x, cg_i32(cg, delta), cg_i32(cg, 0)};
+    return cg_call(cg, "llvm.nvvm.shfl.sync.up.f32", cg->t_f32, p, a, 4);
 }
 
-LLVMValueRef cg_reg_get(Cg *cg, CgRegs r, int i)
+LLVMValueRef cg_shfl_idx_f32(Cg *cg, LLVMValueRef x, LLVMValueRef lane)
 {
-    return LLVMBuildLoad2(cg->b, cg->t_f32, reg_ptr(cg, r, i), "");
+    LLVMTypeRef p[4] = {cg->t_i32, cg->t_f32, cg->t_i32, cg->t_i32};
+    LLVMValueRef a[4] = {cg_i32(cg, -1), x, lane, cg_i32(cg, 31)};
+    return cg_call(cg, "llvm.nvvm.shfl.sync.idx.f32", cg->t_f32, p, a, 4);
 }
 
-void cg_reg_set(Cg *cg, CgRegs r, int i, LLVMValueRef x) { LLVMBuildStore(cg->b, x, reg_ptr(cg, r, i)); }
+LLVMValueRef cg_vote_any(Cg *cg, LLVMValueRef pred)
+{
+    LLVMTypeRef p[2] = {cg->t_i32, cg->t_i1};
+    LLVMValueRef a[2] = {cg_i32(cg, -1), pred};
+    return cg_call(cg, "llvm.nvvm.vote.any.sync", cg->t_i1, p, a, 2);
+}
 
 LLVMBasicBlockRef cg_if_begin(Cg *cg, LLVMValueRef cond, const char *name)
 {
@@ -219,72 +251,75 @@ void cg_if_end(Cg *cg, LLVMBasicBlockRef merge)
 }
 
 /* ------------------------------------------------------------------------
- * Scalar expressions (decays and scales): one value per (b, h[, t]).
+ * .la expressions (docs/language.md section 5): channel j of a row, in fp32.
  * ------------------------------------------------------------------------ */
 
-bool cg_scalar_supported(Cg *cg, const Expr *e, const char *what)
+/* Row vectors computed once per row: softmax, reductions, weight products. */
+struct CgMemo {
+    const Expr *e;
+    LLVMValueRef *v; /* one per channel (1 for reductions) */
+    LLVMValueRef aux; /* softmax: 1 / sum */
+    struct CgMemo *next;
+};
+
+static LLVMValueRef call1f(Cg *cg, const char *name, LLVMValueRef x);
+static LLVMValueRef call2f(Cg *cg, const char *name, LLVMValueRef x, LLVMValueRef y);
+
+bool cg_la_elementwise(const Expr *e)
 {
     if (e->type.known) return true;
-    if (e->type.cols != 1 || e->type.rows != 0) {
-        diag_error(cg->d, e->loc, "the code generator does not support %s with %d channels here "
-                                  "yet",
-                   what, e->type.cols);
-        return false;
-    }
     switch (e->kind) {
     case EX_NUM: return true;
     case EX_NAME:
-        if (e->sym && e->sym->kind == SYM_INPUT) {
-            if (e->sym->layout != LAYOUT_TOKEN && e->sym->layout != LAYOUT_HEAD) {
-                diag_error(cg->d, e->loc, "the code generator does not support the input layout "
-                                          "%s in %s yet",
-                           layout_name(e->sym->layout), what);
-                return false;
-            }
-            return true;
-        }
-        if (e->sym && e->sym->kind == SYM_LET) return cg_scalar_supported(cg, e->sym->expr, what);
+        if (e->sym && e->sym->kind == SYM_LET) return cg_la_elementwise(e->sym->expr);
+        if (e->sym && e->sym->kind == SYM_INPUT)
+            return e->sym->layout != LAYOUT_HEAD_MAT && e->sym->layout != LAYOUT_SHARED_MAT;
         return true;
-    case EX_NEG: return cg_scalar_supported(cg, e->lhs, what);
-    case EX_BIN:
-        if (e->op == OP_MATMUL) {
-            diag_error(cg->d, e->loc, "the code generator does not support '@' in %s yet", what);
-            return false;
-        }
-        return cg_scalar_supported(cg, e->lhs, what) && cg_scalar_supported(cg, e->rhs, what);
+    case EX_NEG: return cg_la_elementwise(e->lhs);
+    case EX_BIN: return e->op != OP_MATMUL && cg_la_elementwise(e->lhs) && cg_la_elementwise(e->rhs);
     case EX_CALL:
         switch (e->fn) {
-        case BI_CONCAT: case BI_OUTER: case BI_ONES: case BI_SOFTMAX:
-            diag_error(cg->d, e->loc, "the code generator does not support %s() in %s yet",
-                       builtin_name(e->fn), what);
-            return false;
-        default: break;
+        case BI_CONCAT: case BI_OUTER: case BI_SOFTMAX: case BI_SUM: case BI_MAX: case BI_MIN: case BI_MEAN:
+            return e->fn != BI_CONCAT && e->fn != BI_OUTER && e->fn != BI_SOFTMAX && e->args[0]->type.cols == 1 &&
+                   cg_la_elementwise(e->args[0]);
+        default:
+            for (int i = 0; i < e->nargs; i++)
+                if (!cg_la_elementwise(e->args[i])) return false;
+            return true;
         }
-        for (int i = 0; i < e->nargs; i++)
-            if (!cg_scalar_supported(cg, e->args[i], what)) return false;
-        return true;
     default: return false;
     }
 }
 
-static LLVMValueRef load_scalar_input(Cg *cg, const Symbol *y, CgScalarEnv *env)
+static struct CgMemo *memo_find(CgLaEnv *env, const Expr *e)
 {
-    LLVMValueRef idx;
-    if (y->layout == LAYOUT_HEAD) {
-        idx = LLVMBuildSExt(cg->b, env->h, cg->t_i64, "");
-    } else {
-        LAC_ASSERT(env->t != NULL);
-        /* ((b * T + t) * H + h) */
-        LLVMValueRef bt = LLVMBuildAdd(cg->b, LLVMBuildMul(cg->b, env->b, cg->T, ""), env->t, "");
-        LLVMValueRef bth = LLVMBuildAdd(cg->b, LLVMBuildMul(cg->b, LLVMBuildSExt(cg->b, bt, cg->t_i64, ""),
-                                                            LLVMBuildSExt(cg->b, cg->H, cg->t_i64, ""), ""),
-                                        LLVMBuildSExt(cg->b, env->h, cg->t_i64, ""), "");
-        idx = bth;
-    }
-    LLVMValueRef p = cg_gmem_at(cg, cg->in_args[y->index], idx, dtype_size(y->dtype));
-    if (y->dtype == DT_F32) return LLVMBuildLoad2(cg->b, cg->t_f32, p, "");
-    LLVMTypeRef t = y->dtype == DT_BF16 ? cg->t_bf16 : LLVMHalfTypeInContext(cg->ctx);
-    return LLVMBuildFPExt(cg->b, LLVMBuildLoad2(cg->b, t, p, ""), cg->t_f32, "");
+    for (struct CgMemo *m = env->memo; m; m = m->next)
+        if (m->e == e) return m;
+    return NULL;
+}
+
+static struct CgMemo *memo_new(Cg *cg, CgLaEnv *env, const Expr *e, int n)
+{
+    struct CgMemo *m = arena_alloc(cg->a, sizeof *m);
+    m->e = e;
+    m->v = arena_alloc(cg->a, sizeof(LLVMValueRef) * (size_t)(n + 1));
+    m->next = env->memo;
+    env->memo = m;
+    return m;
+}
+
+/* The channel of operand `x` that goes with channel j of the result, with
+ * broadcasting of one-channel operands. */
+static LLVMValueRef la_arg(Cg *cg, const Expr *x, int j, LLVMValueRef jr, CgLaEnv *env)
+{
+    if (x->type.cols == 1) return cg_la(cg, x, 0, NULL, env);
+    return cg_la(cg, x, j, jr, env);
+}
+
+static LLVMValueRef la_sigmoid(Cg *cg, LLVMValueRef x)
+{
+    LLVMValueRef e = cg_exp(cg, LLVMBuildFNeg(cg->b, x, ""));
+    return LLVMBuildFDiv(cg->b, cg_f32(cg, 1), LLVMBuildFAdd(cg->b, cg_f32(cg, 1), e, ""), "");
 }
 
 /* log(1 + exp(-|x|)), the shared tail of softplus and logsigmoid. */
@@ -295,35 +330,153 @@ static LLVMValueRef log1p_exp_neg_abs(Cg *cg, LLVMValueRef x)
     return cg_log(cg, LLVMBuildFAdd(cg->b, cg_f32(cg, 1), e, ""));
 }
 
-static LLVMValueRef sigmoid(Cg *cg, LLVMValueRef x)
+static LLVMValueRef la_unary(Cg *cg, Builtin fn, LLVMValueRef x)
 {
-    LLVMValueRef e = cg_exp(cg, LLVMBuildFNeg(cg->b, x, ""));
-    return LLVMBuildFDiv(cg->b, cg_f32(cg, 1), LLVMBuildFAdd(cg->b, cg_f32(cg, 1), e, ""), "");
+    LLVMBuilderRef b = cg->b;
+    LLVMValueRef zero = cg_f32(cg, 0), one = cg_f32(cg, 1);
+    switch (fn) {
+    case BI_EXP: return cg_exp(cg, x);
+    case BI_LOG: return cg_log(cg, x);
+    case BI_SQRT: return call1f(cg, "llvm.sqrt.f32", x);
+    case BI_RELU: return call2f(cg, "llvm.maxnum.f32", x, zero);
+    case BI_ELU: {
+        LLVMValueRef em1 = LLVMBuildFSub(b, cg_exp(cg, call2f(cg, "llvm.minnum.f32", x, zero)), one, "");
+        return LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealOGT, x, zero, ""), x, em1, "");
+    }
+    case BI_SIGMOID: return la_sigmoid(cg, x);
+    case BI_LOGSIGMOID:
+        return LLVMBuildFSub(b, call2f(cg, "llvm.minnum.f32", x, zero), log1p_exp_neg_abs(cg, x), "");
+    case BI_SILU: return LLVMBuildFMul(b, x, la_sigmoid(cg, x), "");
+    case BI_COS: return call1f(cg, "llvm.nvvm.cos.approx.ftz.f", x);
+    case BI_SIN: return call1f(cg, "llvm.nvvm.sin.approx.ftz.f", x);
+    case BI_SOFTPLUS:
+        return LLVMBuildFAdd(b, call2f(cg, "llvm.maxnum.f32", x, zero), log1p_exp_neg_abs(cg, x), "");
+    case BI_TANH: {
+        /* 1 - 2 / (e^2x + 1), with e^2x kept finite */
+        LLVMValueRef x2 = call2f(cg, "llvm.minnum.f32", LLVMBuildFMul(b, x, cg_f32(cg, 2), ""), cg_f32(cg, 80));
+        LLVMValueRef e2 = cg_exp(cg, x2);
+        return LLVMBuildFSub(b, one, LLVMBuildFDiv(b, cg_f32(cg, 2), LLVMBuildFAdd(b, e2, one, ""), ""), "");
+    }
+    case BI_ABS: return call1f(cg, "llvm.fabs.f32", x);
+    default: break;
+    }
+    LAC_ASSERT(0 && "la_unary: not an elementwise function");
+    return NULL;
 }
 
-LLVMValueRef cg_scalar(Cg *cg, const Expr *e, CgScalarEnv *env)
+/* The reductions and softmax of a row: all channels of the argument. */
+static struct CgMemo *la_row_memo(Cg *cg, const Expr *e, CgLaEnv *env)
+{
+    struct CgMemo *m = memo_find(env, e);
+    if (m) return m;
+    const Expr *x = e->args[0];
+    int n = x->type.cols;
+    LLVMBuilderRef b = cg->b;
+    LLVMValueRef *xs = arena_alloc(cg->a, sizeof(LLVMValueRef) * (size_t)n);
+    for (int i = 0; i < n; i++) xs[i] = cg_la(cg, x, i, NULL, env);
+    LLVMValueRef acc = xs[0];
+    for (int i = 1; i < n; i++) {
+        switch (e->fn) {
+        case BI_SUM: case BI_MEAN: acc = LLVMBuildFAdd(b, acc, xs[i], ""); break;
+        case BI_MIN: acc = call2f(cg, "llvm.minnum.f32", acc, xs[i]); break;
+        case BI_MAX: case BI_SOFTMAX: acc = call2f(cg, "llvm.maxnum.f32", acc, xs[i]); break;
+        default: break;
+        }
+    }
+    if (e->fn == BI_SOFTMAX) {
+        m = memo_new(cg, env, e, n);
+        LLVMValueRef sum = NULL;
+        for (int i = 0; i < n; i++) {
+            m->v[i] = cg_exp(cg, LLVMBuildFSub(b, xs[i], acc, ""));
+            sum = sum ? LLVMBuildFAdd(b, sum, m->v[i], "") : m->v[i];
+        }
+        m->aux = LLVMBuildFDiv(b, cg_f32(cg, 1), sum, "");
+        return m;
+    }
+    m = memo_new(cg, env, e, 1);
+    m->v[0] = e->fn == BI_MEAN ? LLVMBuildFMul(b, acc, cg_f32(cg, 1.0 / n), "") : acc;
+    return m;
+}
+
+/* x @ W: every channel of the product, once per row. An elementwise x is
+ * read inside a loop over its channels; otherwise all of x first. */
+static struct CgMemo *la_matmul_memo(Cg *cg, const Expr *e, CgLaEnv *env)
+{
+    struct CgMemo *m = memo_find(env, e);
+    if (m) return m;
+    const Expr *x = e->lhs;
+    const Symbol *w = e->rhs->sym;
+    int R = x->type.cols, Cn = e->type.cols;
+    LLVMBuilderRef b = cg->b;
+    m = memo_new(cg, env, e, Cn);
+    if (!cg_la_elementwise(x) || R <= 8) {
+        for (int j = 0; j < Cn; j++) m->v[j] = cg_f32(cg, 0);
+        for (int i = 0; i < R; i++) {
+            LLVMValueRef xi = cg_la(cg, x, i, NULL, env);
+            for (int j = 0; j < Cn; j++)
+                m->v[j] = LLVMBuildFAdd(b, m->v[j], LLVMBuildFMul(b, xi, env->load_mat(env->ctx, w, cg_i32(cg, i), j), ""), "");
+        }
+        return m;
+    }
+    LLVMBasicBlockRef pre = LLVMGetInsertBlock(b);
+    LLVMBasicBlockRef body = LLVMAppendBasicBlockInContext(cg->ctx, cg->fn, "matmul");
+    LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(cg->ctx, cg->fn, "matmul.done");
+    LLVMBuildBr(b, body);
+    LLVMPositionBuilderAtEnd(b, body);
+    LLVMValueRef i = LLVMBuildPhi(b, cg->t_i32, "i");
+    LLVMValueRef *acc = arena_alloc(cg->a, sizeof(LLVMValueRef) * (size_t)Cn);
+    for (int j = 0; j < Cn; j++) acc[j] = LLVMBuildPhi(b, cg->t_f32, "");
+    /* The loop body's row memo must not leak out of the loop. */
+    struct CgMemo *saved = env->memo;
+    LLVMValueRef xi = cg_la(cg, x, -1, i, env);
+    env->memo = saved;
+    LLVMValueRef *next = arena_alloc(cg->a, sizeof(LLVMValueRef) * (size_t)Cn);
+    for (int j = 0; j < Cn; j++)
+        next[j] = LLVMBuildFAdd(b, acc[j], LLVMBuildFMul(b, xi, env->load_mat(env->ctx, w, i, j), ""), "");
+    LLVMValueRef in = LLVMBuildAdd(b, i, cg_i32(cg, 1), "");
+    LLVMBasicBlockRef latch = LLVMGetInsertBlock(b);
+    LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntSLT, in, cg_i32(cg, R), ""), body, done);
+    LLVMValueRef z = cg_i32(cg, 0);
+    LLVMAddIncoming(i, &z, &pre, 1);
+    LLVMAddIncoming(i, &in, &latch, 1);
+    for (int j = 0; j < Cn; j++) {
+        LLVMValueRef f0 = cg_f32(cg, 0);
+        LLVMAddIncoming(acc[j], &f0, &pre, 1);
+        LLVMAddIncoming(acc[j], &next[j], &latch, 1);
+    }
+    LLVMPositionBuilderAtEnd(b, done);
+    for (int j = 0; j < Cn; j++) m->v[j] = next[j];
+    return m;
+}
+
+LLVMValueRef cg_la(Cg *cg, const Expr *e, int j, LLVMValueRef jr, CgLaEnv *env)
 {
     if (e->type.known) return cg_f32(cg, e->type.value);
     LLVMBuilderRef b = cg->b;
     switch (e->kind) {
+    case EX_NUM: return cg_f32(cg, e->num);
     case EX_NAME:
-        if (e->sym && e->sym->kind == SYM_INPUT) return load_scalar_input(cg, e->sym, env);
-        if (e->sym && e->sym->kind == SYM_LET) {
-            int i = e->sym->index;
-            if (!env->lets[i]) env->lets[i] = cg_scalar(cg, e->sym->expr, env);
-            return env->lets[i];
+        if (e->sym && e->sym->kind == SYM_INPUT) {
+            if (e->type.cols == 1) return env->load(env->ctx, e->sym, 0, NULL);
+            return env->load(env->ctx, e->sym, j, jr);
         }
+        if (e->sym && e->sym->kind == SYM_LET) return cg_la(cg, e->sym->expr, j, jr, env);
         switch (e->fn) {
         case BI_POS: LAC_ASSERT(env->t != NULL); return LLVMBuildSIToFP(b, env->t, cg->t_f32, "");
         case BI_HEAD: return LLVMBuildSIToFP(b, env->h, cg->t_f32, "");
         case BI_NUM_HEADS: return LLVMBuildSIToFP(b, cg->H, cg->t_f32, "");
         case BI_SEQ_LEN: return LLVMBuildSIToFP(b, cg->T, cg->t_f32, "");
+        case BI_PI: return cg_f32(cg, M_PI);
         default: break;
         }
         break;
-    case EX_NEG: return LLVMBuildFNeg(b, cg_scalar(cg, e->lhs, env), "");
+    case EX_NEG: return LLVMBuildFNeg(b, la_arg(cg, e->lhs, j, jr, env), "");
     case EX_BIN: {
-        LLVMValueRef l = cg_scalar(cg, e->lhs, env), r = cg_scalar(cg, e->rhs, env);
+        if (e->op == OP_MATMUL) {
+            LAC_ASSERT(j >= 0);
+            return la_matmul_memo(cg, e, env)->v[j];
+        }
+        LLVMValueRef l = la_arg(cg, e->lhs, j, jr, env), r = la_arg(cg, e->rhs, j, jr, env);
         switch (e->op) {
         case OP_ADD: return LLVMBuildFAdd(b, l, r, "");
         case OP_SUB: return LLVMBuildFSub(b, l, r, "");
@@ -333,44 +486,46 @@ LLVMValueRef cg_scalar(Cg *cg, const Expr *e, CgScalarEnv *env)
         }
         break;
     }
-    case EX_CALL: {
-        LLVMValueRef x = cg_scalar(cg, e->args[0], env);
-        LLVMValueRef zero = cg_f32(cg, 0), one = cg_f32(cg, 1);
+    case EX_CALL:
         switch (e->fn) {
-        case BI_EXP: return cg_exp(cg, x);
-        case BI_LOG: return cg_log(cg, x);
-        case BI_SQRT: return call1f(cg, "llvm.sqrt.f32", x);
-        case BI_RELU: return call2f(cg, "llvm.maxnum.f32", x, zero);
-        case BI_ELU: {
-            LLVMValueRef em1 = LLVMBuildFSub(b, cg_exp(cg, x), one, "");
-            return LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealOGT, x, zero, ""), x, em1, "");
+        case BI_ONES: return cg_f32(cg, 1);
+        case BI_SUM: case BI_MAX: case BI_MIN: case BI_MEAN:
+            if (e->args[0]->type.cols == 1) return cg_la(cg, e->args[0], 0, NULL, env);
+            return la_row_memo(cg, e, env)->v[0];
+        case BI_SOFTMAX: {
+            LAC_ASSERT(j >= 0);
+            struct CgMemo *m = la_row_memo(cg, e, env);
+            return LLVMBuildFMul(b, m->v[j], m->aux, "");
         }
-        case BI_SIGMOID: return sigmoid(cg, x);
-        case BI_LOGSIGMOID:
-            return LLVMBuildFSub(b, call2f(cg, "llvm.minnum.f32", x, zero), log1p_exp_neg_abs(cg, x), "");
-        case BI_SILU: return LLVMBuildFMul(b, x, sigmoid(cg, x), "");
-        case BI_COS: return call1f(cg, "llvm.nvvm.cos.approx.ftz.f", x);
-        case BI_SIN: return call1f(cg, "llvm.nvvm.sin.approx.ftz.f", x);
-        case BI_SOFTPLUS:
-            return LLVMBuildFAdd(b, call2f(cg, "llvm.maxnum.f32", x, zero), log1p_exp_neg_abs(cg, x), "");
-        case BI_TANH: {
-            LLVMValueRef e2 = cg_exp(cg, LLVMBuildFMul(b, x, cg_f32(cg, 2), ""));
-            return LLVMBuildFSub(b, one, LLVMBuildFDiv(b, cg_f32(cg, 2), LLVMBuildFAdd(b, e2, one, ""), ""), "");
+        case BI_CONCAT: {
+            LAC_ASSERT(j >= 0);
+            int off = 0;
+            for (int i = 0; i < e->nargs; i++) {
+                int n = e->args[i]->type.cols;
+                if (j < off + n) return cg_la(cg, e->args[i], j - off, NULL, env);
+                off += n;
+            }
+            break;
         }
-        case BI_ABS: return call1f(cg, "llvm.fabs.f32", x);
+        case BI_OUTER: {
+            LAC_ASSERT(j >= 0);
+            int nb = e->args[1]->type.cols;
+            return LLVMBuildFMul(b, cg_la(cg, e->args[0], j / nb, NULL, env),
+                                 cg_la(cg, e->args[1], j % nb, NULL, env), "");
+        }
         case BI_POW: {
-            LLVMValueRef y = cg_scalar(cg, e->args[1], env);
+            LLVMValueRef x = la_arg(cg, e->args[0], j, jr, env), y = la_arg(cg, e->args[1], j, jr, env);
             return cg_exp(cg, LLVMBuildFMul(b, y, cg_log(cg, x), ""));
         }
-        case BI_MINIMUM: return call2f(cg, "llvm.minnum.f32", x, cg_scalar(cg, e->args[1], env));
-        case BI_MAXIMUM: return call2f(cg, "llvm.maxnum.f32", x, cg_scalar(cg, e->args[1], env));
-        case BI_SUM: case BI_MAX: case BI_MIN: case BI_MEAN: return x; /* of one channel */
-        default: break;
+        case BI_MINIMUM:
+            return call2f(cg, "llvm.minnum.f32", la_arg(cg, e->args[0], j, jr, env), la_arg(cg, e->args[1], j, jr, env));
+        case BI_MAXIMUM:
+            return call2f(cg, "llvm.maxnum.f32", la_arg(cg, e->args[0], j, jr, env), la_arg(cg, e->args[1], j, jr, env));
+        default: return la_unary(cg, e->fn, la_arg(cg, e->args[0], j, jr, env));
         }
         break;
-    }
     default: break;
     }
-    LAC_ASSERT(0 && "cg_scalar: unsupported expression (cg_scalar_supported should have said)");
+    LAC_ASSERT(0 && "cg_la: an expression sema should have rejected");
     return NULL;
 }

@@ -77,16 +77,19 @@ static const char usage[] =
     "\n"
     "commands:\n"
     "  check FILE...                 check .la files; print a summary of each\n"
-    "  dump --tokens|--ast|--llvm|--ptx FILE\n"
+    "  dump --tokens|--ast|--tir|--llvm|--ptx FILE\n"
     "                                print the tokens, the checked AST, or the\n"
-    "                                forward kernel's LLVM IR (after O3) or PTX\n"
-    "  compile FILE -o OUT.ptx       PTX of the forward kernel [--arch sm_80|sm_90|sm_90a]\n"
+    "                                forward kernels' tile IR, LLVM IR (after O3)\n"
+    "                                or PTX\n"
+    "  compile FILE -o OUT.ptx       PTX of the forward kernels [--arch sm_80|sm_90|sm_90a]\n"
     "  ref FILE --shape B,T,H        run the float64 reference on random inputs\n"
     "        [--seed N] [--initial-state] [--out DIR]\n"
     "  version                       print versions and self-test the NVPTX back end\n"
     "\n"
     "options:\n"
-    "  --set NAME=VALUE              override a param of the file (repeatable)\n"
+    "  --set NAME=VALUE              override a param of the file, or a tile setting\n"
+    "                                (chunk, subchunk, block_k, block_v, warps, stages)\n"
+    "                                of the configuration to compile (repeatable)\n"
     "  --diagnostics=human|plain     diagnostics with source and caret (default), or\n"
     "                                one line each (machine-readable)\n"
     "  -Werror                       treat warnings as errors\n";
@@ -99,7 +102,9 @@ typedef struct Options {
     int novr;
     DiagFormat fmt;
     bool werror;
-    bool dump_tokens, dump_ast, dump_llvm, dump_ptx;
+    bool dump_tokens, dump_ast, dump_tir, dump_llvm, dump_ptx;
+    int knob[KNOB_COUNT_];   /* --set of a tile setting, or 0 */
+    const char *knob_text[KNOB_COUNT_];
     const char *arch;
     const char *out_file;
     int B, T, H;
@@ -130,6 +135,15 @@ static bool parse_set(const char *s, Options *o, Arena *a)
     errno = 0;
     double v = strtod(eq + 1, &end);
     if (end == eq + 1 || *end || errno || !isfinite(v)) return false;
+    for (int k = 0; k < KNOB_COUNT_; k++) {
+        const char *kn = knob_name(k);
+        if (strlen(kn) == (size_t)(eq - s) && strncmp(kn, s, (size_t)(eq - s)) == 0) {
+            if (v != floor(v) || v < 1 || v > 1 << 20) return false;
+            o->knob[k] = (int)v;
+            o->knob_text[k] = s;
+            return true;
+        }
+    }
     ParamOverride *p = &o->ovr[o->novr++];
     p->name = arena_strndup(a, s, (size_t)(eq - s));
     p->value = v;
@@ -188,6 +202,8 @@ static int options_parse(int argc, char **argv, Options *o, Arena *a)
             i++;
         } else if (strcmp(s, "--llvm") == 0) {
             o->dump_llvm = true;
+        } else if (strcmp(s, "--tir") == 0) {
+            o->dump_tir = true;
         } else if (strcmp(s, "--ptx") == 0) {
             o->dump_ptx = true;
         } else if (strcmp(s, "--out") == 0 && val) {
@@ -264,14 +280,41 @@ static int cmd_check(const Options *o)
     return rc;
 }
 
-/* Front end, then the code generator: PTX (and LLVM IR) of the forward. */
+/* The configuration to compile: the variant's default, with the tile
+ * settings given by --set (checked like a tile statement, section 11). */
+static bool config_of(const Variant *v, const Options *o, KernelConfig *kc, Diags *d)
+{
+    *kc = kernel_config_default(v);
+    int *slot[KNOB_COUNT_] = {&kc->chunk, &kc->subchunk, &kc->block_k, &kc->block_v, &kc->warps, &kc->stages};
+    bool ok = true;
+    for (int k = 0; k < KNOB_COUNT_; k++) {
+        if (!o->knob[k]) continue;
+        if (!sema_knob_ok(k, o->knob[k])) {
+            diag_error_noloc(d, "<command line>", "--set %s: this value is not allowed for %s (section 11 of "
+                                                  "docs/language.md)",
+                             o->knob_text[k], knob_name(k));
+            ok = false;
+            continue;
+        }
+        *slot[k] = sema_knob_clamp(v, k, o->knob[k]);
+    }
+    if (ok && kc->chunk % kc->subchunk != 0) {
+        diag_error_noloc(d, "<command line>", "subchunk = %d does not divide chunk = %d (section 11)",
+                         kc->subchunk, kc->chunk);
+        ok = false;
+    }
+    return ok;
+}
+
+/* Front end, then the code generator: PTX (and LLVM IR, tile IR) of the forward. */
 static bool compile_forward(const SrcFile *src, const Options *o, Arena *a, Diags *d, StrBuf *ptx,
-                            StrBuf *ir)
+                            StrBuf *ir, StrBuf *tir)
 {
     Frontend fe = frontend_run(src, o->ovr, o->novr, STAGE_SEMA, a, d);
     if (!fe.variant || failed(d, o)) return false;
-    KernelInfo info;
-    return codegen_forward_ptx(fe.variant, o->arch, ptx, ir, &info, a, d);
+    KernelConfig kc;
+    if (!config_of(fe.variant, o, &kc, d)) return false;
+    return codegen_forward_ptx(fe.variant, &kc, o->arch, ptx, ir, tir, a, d);
 }
 
 static int cmd_compile(const Options *o)
@@ -290,7 +333,7 @@ static int cmd_compile(const Options *o)
     int rc = 0;
     if (!source_read(o->files[0], &a, &d, &src)) {
         rc = 2;
-    } else if (!compile_forward(&src, o, &a, &d, &ptx, NULL)) {
+    } else if (!compile_forward(&src, o, &a, &d, &ptx, NULL, NULL)) {
         rc = 1;
     } else {
         /* Write a temporary file and rename it, so a reader never sees half a file. */
@@ -313,9 +356,9 @@ static int cmd_compile(const Options *o)
 
 static int cmd_dump(const Options *o)
 {
-    int kinds = o->dump_tokens + o->dump_ast + o->dump_llvm + o->dump_ptx;
+    int kinds = o->dump_tokens + o->dump_ast + o->dump_tir + o->dump_llvm + o->dump_ptx;
     if (o->nfiles != 1 || kinds != 1) {
-        fprintf(stderr, "lac: error: dump takes one of --tokens, --ast, --llvm or --ptx, and one file\n");
+        fprintf(stderr, "lac: error: dump takes one of --tokens, --ast, --tir, --llvm or --ptx, and one file\n");
         return 2;
     }
     Arena a;
@@ -328,11 +371,13 @@ static int cmd_dump(const Options *o)
     strbuf_init(&b);
     if (!source_read(o->files[0], &a, &d, &src)) {
         rc = 2;
+    } else if (o->dump_tir) {
+        if (!compile_forward(&src, o, &a, &d, NULL, NULL, &b)) rc = 1;
     } else if (o->dump_llvm || o->dump_ptx) {
         StrBuf ptx;
         strbuf_init(&ptx);
-        if (compile_forward(&src, o, &a, &d, &ptx, o->dump_llvm ? &b : NULL) && o->dump_ptx)
-            strbuf_puts(&b, ptx.data);
+        if (!compile_forward(&src, o, &a, &d, o->dump_ptx ? &ptx : NULL, o->dump_llvm ? &b : NULL, NULL)) rc = 1;
+        else if (o->dump_ptx) strbuf_puts(&b, ptx.data);
         strbuf_free(&ptx);
     } else if (o->dump_tokens) {
         Token *toks;

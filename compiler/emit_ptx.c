@@ -1,10 +1,16 @@
 /*
- * emit_ptx.c: from a checked Variant to PTX. Instantiates the template at
- * the Variant's default tuning configuration, annotates the kernel, verifies
- * the module (dumping it on failure), runs LLVM's O3 pipeline (which also
- * promotes the templates' register arrays to registers), and emits PTX with
- * the NVPTX back end. The PTX starts with the lac-kernel line that launchers
- * read (lac_internal.h, KernelInfo).
+ * emit_ptx.c: from a checked Variant to PTX, the back half of the pipeline:
+ *
+ *   templates/fwd_state.c  the forward as tile programs (one per kernel)
+ *   tir.c                  verify, lay out shared memory, print (--tir)
+ *   lower.c                tile IR -> LLVM IR, one function per kernel
+ *   here                   LLVMVerifyModule (the module is dumped on
+ *                          failure), LLVM's O3 pipeline, NVPTX -> PTX
+ *
+ * One module holds the three kernels of a configuration: the forward with
+ * the state on chip and the two passes of the sequence split. Each kernel
+ * gets a lac-kernel comment line that launchers read (lac_internal.h,
+ * KernelInfo).
  */
 #include <string.h>
 
@@ -17,10 +23,10 @@
 
 static const char *const triple = "nvptx64-nvidia-cuda";
 
-static void annotate_kernel(Cg *cg, int threads)
+static void annotate_kernel(Cg *cg, LLVMValueRef fn, int threads)
 {
     LLVMMetadataRef md[3] = {
-        LLVMValueAsMetadata(cg->fn),
+        LLVMValueAsMetadata(fn),
         LLVMMDStringInContext2(cg->ctx, "maxntidx", 8),
         LLVMValueAsMetadata(cg_i32(cg, threads)),
     };
@@ -33,13 +39,45 @@ static bool arch_known(const char *arch)
     return strcmp(arch, "sm_80") == 0 || strcmp(arch, "sm_90") == 0 || strcmp(arch, "sm_90a") == 0;
 }
 
-bool codegen_forward_ptx(const Variant *v, const char *arch, StrBuf *ptx, StrBuf *llvm_ir,
-                         KernelInfo *info, Arena *a, Diags *d)
+static void kernel_line(StrBuf *out, const KernelInfo *k)
+{
+    strbuf_printf(out,
+                  "// lac-kernel name=%s threads=%d smem=%d block_v=%d dk=%d dv=%d io=%s norm=%d kind=%s "
+                  "chunk=%d warps=%d stages=%d\n",
+                  k->name, k->threads, k->smem_bytes, k->block_v, k->dk, k->dv, dtype_name(k->io), k->norm ? 1 : 0,
+                  fwd_kind_name(k->kind), k->config.chunk, k->config.warps, k->config.stages);
+}
+
+bool codegen_forward_ptx(const Variant *v, const KernelConfig *kcp, const char *arch, StrBuf *ptx,
+                         StrBuf *llvm_ir, StrBuf *tir, Arena *a, Diags *d)
 {
     if (!arch_known(arch)) {
         diag_error_noloc(d, "lac", "unknown --arch '%s'; the targets are sm_80, sm_90 and sm_90a", arch);
         return false;
     }
+    KernelConfig kc = kcp ? *kcp : kernel_config_default(v);
+    /* The tile programs first: they need no LLVM, and every error of the
+     * variant or the configuration is reported here. */
+    enum { NKINDS = 3 };
+    TirProgram *progs[NKINDS];
+    KernelInfo infos[NKINDS];
+    /* The shared memory a block may have: 227 KiB on sm_90, 163 KiB on sm_80. */
+    int smem_max = strcmp(arch, "sm_80") == 0 ? 166912 : 232448;
+    for (int k = 0; k < NKINDS; k++) {
+        progs[k] = tmpl_fwd(v, &kc, (FwdKind)k, a, d, &infos[k]);
+        if (!progs[k]) return false;
+        if (!tir_verify(progs[k], d)) return false;
+        if (infos[k].smem_bytes > smem_max) {
+            diag_error(d, v->loc,
+                       "this configuration (block_v = %d, warps = %d, stages = %d) needs %d bytes of shared "
+                       "memory per thread block; %s allows %d: use fewer stages or a smaller block_v",
+                       kc.block_v, kc.warps, kc.stages, infos[k].smem_bytes, arch, smem_max);
+            return false;
+        }
+        if (tir) tir_print(progs[k], tir);
+    }
+    if (!ptx && !llvm_ir) return true;
+
     LLVMInitializeNVPTXTargetInfo();
     LLVMInitializeNVPTXTarget();
     LLVMInitializeNVPTXTargetMC();
@@ -67,13 +105,13 @@ bool codegen_forward_ptx(const Variant *v, const char *arch, StrBuf *ptx, StrBuf
     LLVMDisposeMessage(layout);
     LLVMDisposeTargetData(td);
 
-    KernelConfig kc = {v->tune.tile[KNOB_CHUNK], v->tune.tile[KNOB_BLOCK_V], v->tune.tile[KNOB_WARPS],
-                       v->tune.tile[KNOB_STAGES]};
-    memset(info, 0, sizeof *info);
     LLVMMemoryBufferRef buf = NULL;
     LLVMPassBuilderOptionsRef opts = NULL;
-    if (!tmpl_fwd_state(&cg, &kc, info)) goto done;
-    annotate_kernel(&cg, info->threads);
+    for (int k = 0; k < NKINDS; k++) {
+        cg.B = cg.T = cg.H = NULL;
+        if (!lower_program(&cg, progs[k])) goto done;
+        annotate_kernel(&cg, cg.fn, infos[k].threads);
+    }
     if (LLVMVerifyModule(cg.mod, LLVMReturnStatusAction, &err)) {
         char *text = LLVMPrintModuleToString(cg.mod);
         fprintf(stderr, "%s\n", text);
@@ -99,16 +137,16 @@ bool codegen_forward_ptx(const Variant *v, const char *arch, StrBuf *ptx, StrBuf
         strbuf_puts(llvm_ir, text);
         LLVMDisposeMessage(text);
     }
-    if (LLVMTargetMachineEmitToMemoryBuffer(tm, cg.mod, LLVMAssemblyFile, &err, &buf)) {
-        diag_error_noloc(d, "lac", "internal error: PTX emission failed: %s", err ? err : "?");
-        goto done;
+    if (ptx) {
+        if (LLVMTargetMachineEmitToMemoryBuffer(tm, cg.mod, LLVMAssemblyFile, &err, &buf)) {
+            diag_error_noloc(d, "lac", "internal error: PTX emission failed: %s", err ? err : "?");
+            goto done;
+        }
+        for (int k = 0; k < NKINDS; k++) kernel_line(ptx, &infos[k]);
+        strbuf_printf(ptx, "// generated by lac %s from %s (template fwd_state, %s)\n", LAC_VERSION_STRING,
+                      v->src->name, arch);
+        strbuf_putn(ptx, LLVMGetBufferStart(buf), LLVMGetBufferSize(buf));
     }
-    strbuf_printf(ptx, "// lac-kernel name=%s threads=%d smem=%d block_v=%d dk=%d dv=%d io=%s\n",
-                  info->name, info->threads, info->smem_bytes, info->block_v, info->dk, info->dv,
-                  dtype_name(info->io));
-    strbuf_printf(ptx, "// generated by lac %s from %s (template fwd_state, chunk %d, %s)\n",
-                  LAC_VERSION_STRING, v->src->name, info->chunk, arch);
-    strbuf_putn(ptx, LLVMGetBufferStart(buf), LLVMGetBufferSize(buf));
     ok = true;
 done:
     if (err) LLVMDisposeMessage(err);

@@ -423,6 +423,10 @@ Variant *sema_check(const AstFile *f, const ParamOverride *ovr, int novr, Arena 
 /* Largest declared dimension of an input. */
 #define LAC_MAX_DIM 16384
 
+/* Is val allowed for knob k (section 11, the value on its own)? */
+bool sema_knob_ok(TuneKnob k, int val);
+/* A block size clamped to the 16-rounded dimension it tiles (section 11). */
+int sema_knob_clamp(const Variant *v, TuneKnob k, int val);
 /* Evaluate a VAR_CONST scalar expression (after sema). */
 double sema_const_value(const Expr *e);
 /* A one-line summary of a variant for `lac check`. */
@@ -463,15 +467,283 @@ bool ref_run(const Variant *v, const RefProblem *p, Diags *d);
 bool npy_write_f64(const char *path, const double *data, const int *dims, int ndims);
 
 /* ========================================================================
+ * tile IR (tir.c): a kernel as a program over tiles
+ *
+ * A TirProgram is one CTA-level kernel: a list of ops, with regions for
+ * loops and warp-uniform branches. Values are scalars (i32, f32, bool),
+ * shared-memory tiles (a ring of `nbuf` buffers of rows x cols), warp
+ * register fragments (a warp's rows x cols tile in one of the three layouts
+ * of mma.sync m16n8k16: the fp32 accumulator, the A operand, the B operand)
+ * and global tensors (kernel parameters). Every op carries the SrcLoc of the
+ * .la construct it implements. Templates (templates/) build programs with
+ * the tir_* builder; lower.c turns them into LLVM IR; `lac dump --tir` prints
+ * them (docs/design.md section 8 describes the ops).
+ * ======================================================================== */
+
+typedef enum TirType { TT_I32, TT_F32, TT_BOOL, TT_SMEM, TT_FRAG, TT_GMEM } TirType;
+/* Element types of tiles. TE_SPLIT is fp32 carried as two bf16 planes,
+ * hi = bf16(x) and lo = bf16(x - hi), multiplied with three mma.sync (the
+ * fp32 path: about 16 bits of mantissa). */
+typedef enum TirElem { TE_BF16, TE_F16, TE_F32, TE_SPLIT } TirElem;
+/* Fragment layouts (algorithms.md 5): ACC rows g, g+8 and columns 2c, 2c+1
+ * of each 16x8 tile; A a 16x16 row-major operand; B a 16x8 column operand. */
+typedef enum TirRole { TR_ACC, TR_A, TR_B } TirRole;
+
+typedef struct TirValue {
+    int id;
+    TirType type;
+    TirElem elem;
+    const char *name;     /* a hint for the printer */
+    int rows, cols;       /* TT_SMEM: one buffer; TT_FRAG: the warp's tile */
+    int stride;           /* TT_SMEM: row stride in elements */
+    int nbuf;             /* TT_SMEM: buffers in the ring */
+    int offset;           /* TT_SMEM: byte offset in dynamic shared memory */
+    TirRole role;         /* TT_FRAG */
+    /* TT_GMEM: kernel parameter `param`; a Variant input, or NULL for an
+     * output; `gcols` channels per row ([B, T, H, C] rows, or state rows). */
+    int param;
+    const Symbol *input;
+    TirElem gelem;
+    int gcols;
+    const char *shape;    /* printed layout, e.g. "[B, T, H, 128]" */
+    bool optional;        /* a pointer that may be 0 (s0, s_final) */
+    bool is_const;        /* TT_I32, TT_F32 literal: cval, defined by no op */
+    double cval;
+} TirValue;
+
+/* Elementwise expressions of maps and operand transforms. ROW and COL are
+ * the element's logical coordinates (i32); VEC and MAT read f32 from a
+ * shared vector or tile; SLOT reads the same register slot of 16x8 tile
+ * `ival` of a fragment of the same rows (the normalizer column); FRAG reads
+ * the same element of another fragment of the same shape. */
+typedef enum TirExKind {
+    TX_X, TX_ROW, TX_COL, TX_CONST, TX_ICONST, TX_SCALAR, TX_VEC, TX_MAT, TX_SLOT, TX_FRAG,
+    TX_ADD, TX_SUB, TX_MUL, TX_DIV, TX_MAX, TX_MIN, TX_NEG, TX_EXP,
+    TX_IADD, TX_ILE, TX_ILT, TX_FGT, TX_AND, TX_OR, TX_SELECT,
+} TirExKind;
+
+typedef struct TirEx TirEx;
+struct TirEx {
+    TirExKind kind;
+    double num;           /* TX_CONST */
+    int ival;             /* TX_ICONST; TX_SLOT: the 16x8 tile column index */
+    struct TirValue *val; /* TX_SCALAR, TX_VEC, TX_MAT, TX_SLOT */
+    struct TirValue *buf; /* TX_VEC, TX_MAT: buffer index (NULL = 0) */
+    TirEx *a, *b, *c;
+};
+
+/* An MMA operand: a fragment, or a view of a shared tile whose origin is
+ * (row0 + roff, col0 + coff) in stored coordinates; `trans` makes the
+ * operand the transpose of the stored view. `xf` transforms each element
+ * (X) at its logical (ROW, COL) before the product. */
+typedef struct TirOperand {
+    struct TirValue *v;
+    struct TirValue *buf, *row0, *col0;
+    int roff, coff;
+    bool trans;
+    TirEx *xf;
+    /* A bf16 operand whose transform rounds: carry it as hi + lo (two
+     * products), so that the transform adds no rounding of its own. */
+    bool split;
+} TirOperand;
+
+typedef enum TirOpKind {
+    TIR_SREG, TIR_BIN, TIR_SELECT, TIR_NONNULL, TIR_LA_SCALAR,
+    TIR_SMEM, TIR_FILL,
+    TIR_COPY, TIR_COMMIT, TIR_WAIT, TIR_BARRIER,
+    TIR_ZERO, TIR_MMA, TIR_MAP, TIR_TOA, TIR_STS, TIR_STG, TIR_LDSTATE, TIR_STSTATE,
+    TIR_SCAN_TOKEN, TIR_SCAN_KEY, TIR_ROWMAP, TIR_ANY, TIR_GLA_DIAG,
+    TIR_FOR, TIR_IF, TIR_YIELD,
+} TirOpKind;
+
+typedef enum TirBinOp {
+    TB_ADD, TB_SUB, TB_MUL, TB_DIV, TB_REM, TB_MIN, TB_MAX, TB_LT, TB_LE, TB_EQ, TB_NE, TB_AND,
+} TirBinOp;
+
+typedef struct TirOp TirOp;
+typedef struct TirBlock {
+    TirOp **ops;
+    int n, cap;
+} TirBlock;
+
+/* An input that a .la expression reads, as the op sees it: staged in shared
+ * memory (`tile`, buffer `buf`) or read from global memory (`tile` NULL). */
+typedef struct TirEnv {
+    const Symbol *input;
+    struct TirValue *tile, *buf, *gmem;
+} TirEnv;
+
+struct TirOp {
+    TirOpKind kind;
+    SrcLoc loc;
+    struct TirValue *res;
+    struct TirValue *args[10];
+    int nargs;
+    int ival, ival2, ival3, ival4; /* per kind, see tir.c */
+    double fval;
+    const char *sval;
+    TirOperand a, b;      /* TIR_MMA */
+    TirEx *ex;            /* TIR_MAP, TIR_ANY */
+    const Expr *la;       /* TIR_LA_SCALAR, TIR_SCAN_*, TIR_ROWMAP */
+    TirEnv *env;          /* TIR_SCAN_*, TIR_ROWMAP */
+    int nenv;
+    int thr_lo, thr_n;    /* the threads that take part (copies, scans, maps) */
+    int rec, rec_base;    /* LDSTATE, STSTATE: floats per record index, offset of the part */
+    int lim_rows, ld;     /* LDSTATE, STSTATE: rows of the part, and its row length */
+    TirBlock body, orelse; /* TIR_FOR, TIR_IF */
+    struct TirValue *iv;  /* TIR_FOR */
+    struct TirValue **carried, **inits, **results; /* TIR_FOR, TIR_IF results */
+    int ncarried;
+};
+
+/* One kernel. The builder appends to the innermost open region. */
+typedef struct TirProgram {
+    Arena *a;
+    const Variant *v;
+    const char *name;
+    SrcLoc loc;
+    int threads, smem_bytes;
+    int nvalues;
+    TirValue **params;
+    int nparams, cap_params;
+    TirBlock top;
+    TirBlock *cur[32];    /* open regions */
+    int depth;
+    TirOp *open[32];      /* the FOR/IF op of each open region (NULL at the top) */
+    SrcLoc at;            /* the location given to new ops */
+} TirProgram;
+
+TirProgram *tir_program_new(Arena *a, const Variant *v, const char *name, int threads);
+void tir_at(TirProgram *p, SrcLoc loc);  /* location of the ops that follow */
+TirValue *tir_param_gmem(TirProgram *p, const char *name, const Symbol *input, TirElem elem, int gcols,
+                         const char *shape, bool optional);
+TirValue *tir_param_i32(TirProgram *p, const char *name);
+TirValue *tir_i32(TirProgram *p, int x);
+TirValue *tir_f32(TirProgram *p, double x);
+TirValue *tir_sreg(TirProgram *p, const char *name);
+TirValue *tir_bin(TirProgram *p, TirBinOp op, TirValue *x, TirValue *y, const char *name);
+TirValue *tir_select(TirProgram *p, TirValue *c, TirValue *x, TirValue *y);
+TirValue *tir_nonnull(TirProgram *p, TirValue *ptr);
+TirValue *tir_la_scalar(TirProgram *p, const Expr *e, TirEnv *env, int nenv, TirValue *b, TirValue *h,
+                        const char *name);
+TirValue *tir_smem(TirProgram *p, const char *name, TirElem elem, int nbuf, int rows, int cols, int pad);
+void tir_fill(TirProgram *p, TirValue *tile, int col_lo, int col_hi, double x);
+/* dst[buf][drow + r][c] = src[b, t0 + r, h, c0 + c] for r < rows, c < cols;
+ * zero where t0 + r >= T or c0 + c >= src->gcols. Threads thr_lo ..
+ * thr_lo + thr_n - 1 issue the copies (cp.async, 16 bytes where rows allow). */
+void tir_copy(TirProgram *p, TirValue *dst, TirValue *buf, int drow, TirValue *src, TirValue *b,
+              TirValue *t0, TirValue *h, TirValue *c0, TirValue *T, int rows, int cols, int thr_lo,
+              int thr_n);
+void tir_commit(TirProgram *p);
+void tir_wait(TirProgram *p, int pending);
+void tir_barrier(TirProgram *p);
+TirValue *tir_zero(TirProgram *p, int rows, int cols, const char *name);
+TirOperand tir_view(TirValue *tile, TirValue *buf, TirValue *row0, int roff, TirValue *col0, int coff,
+                    bool trans, TirEx *xf);
+TirOperand tir_frag_operand(TirValue *frag);
+/* acc + A x B, with A rows x K and B K x cols. nlimit: skip 16-column blocks
+ * at or past it; klimit: skip 16-deep blocks at or past it (i32, or NULL). */
+TirValue *tir_mma(TirProgram *p, TirValue *acc, TirOperand a, TirOperand b, int K, TirValue *nlimit,
+                  TirValue *klimit, const char *name);
+TirValue *tir_map(TirProgram *p, TirValue *frag, TirValue *row0, int roff, TirValue *col0, int coff,
+                  TirEx *ex, const char *name);
+TirValue *tir_toa(TirProgram *p, TirValue *acc, TirElem elem, const char *name);
+void tir_sts(TirProgram *p, TirValue *frag, TirValue *tile, TirValue *buf, TirValue *row0, int roff,
+             TirValue *col0, int coff);
+/* o[b, t0 + r, h, c0 + c] = frag[r][c] for r < rows, c < ncols, where t0 + r < T
+ * and c0 + c < o->gcols; through the warp's part of `stage` (16-byte stores). */
+void tir_stg(TirProgram *p, TirValue *frag, int ncols, TirValue *o, TirValue *b, TirValue *t0,
+             TirValue *h, TirValue *c0, TirValue *T, TirValue *stage, TirValue *slot);
+/* A fragment of f32 records: element (r, c) is ptr[idx * rec + base + (row0 + r) * ld + col0 + c]
+ * for row0 + r < nrows and col0 + c < ld (zero elsewhere, and zero when ptr is
+ * null); vec: every column of row r is ptr[idx * rec + base + row0 + r] (a
+ * vector per row, such as the normalizer z). The state s0 is records of
+ * dk x dv at idx = b * H + h. */
+TirValue *tir_ldstate(TirProgram *p, TirValue *ptr, int rows, int cols, TirValue *idx, int rec,
+                      int base, int nrows, int ld, TirValue *row0, int roff, TirValue *col0, int coff,
+                      bool vec, const char *name);
+/* The inverse, for columns < ncols of the fragment (vec: column 0). */
+void tir_ststate(TirProgram *p, TirValue *frag, int ncols, TirValue *ptr, TirValue *idx, int rec, int base,
+                 int nrows, int ld, TirValue *row0, int roff, TirValue *col0, int coff, bool vec);
+/* Inclusive prefix sum of the per-token decay of the chunk into vec[0..rows). */
+void tir_scan_token(TirProgram *p, TirValue *vec, const Expr *decay, TirEnv *env, int nenv, TirValue *b,
+                    TirValue *h, TirValue *t0, TirValue *T, int thr_lo);
+/* Inclusive prefix sum down the rows of the per-key decay into tile (f32). */
+void tir_scan_key(TirProgram *p, TirValue *tile, const Expr *decay, TirEnv *env, int nenv, TirValue *b,
+                  TirValue *h, TirValue *t0, TirValue *T, int cols, int thr_lo, int thr_n);
+/* dst[buf][r][0..width) = channels c0 + 0.. of e for token t0 + r: zero
+ * for tokens past T and for channels at or past nch. */
+void tir_rowmap(TirProgram *p, TirValue *dst, TirValue *buf, const Expr *e, TirEnv *env, int nenv,
+                TirValue *b, TirValue *h, TirValue *t0, TirValue *T, TirValue *c0, int width, int nch,
+                int thr_lo, int thr_n);
+/* The diagonal 16 x 16 block of the scores of rows r0.. under a per-key
+ * decay, exactly: P[i][j] = sum_k q[i][k] k[j][k] e^(B[i][k] - B[j][k]) for
+ * r0 <= j <= i < r0 + 16 (fp32, elementwise); the other elements of P stay. */
+TirValue *tir_gla_diag(TirProgram *p, TirValue *P, TirValue *q, TirValue *qbuf, TirValue *k, TirValue *kbuf,
+                       TirValue *bt, TirValue *r0, int dk);
+/* A bool: is ex true for some element (ROW, COL) of rows x cols (lanes of one warp)? */
+TirValue *tir_any(TirProgram *p, int rows, int cols, TirValue *row0, TirValue *col0, TirEx *ex);
+
+/* Regions. for: the body sees p->open[...]->iv and the carried values. */
+TirOp *tir_for_begin(TirProgram *p, TirValue *lo, TirValue *hi, int ncarried, TirValue **inits,
+                     const char *iv_name);
+void tir_for_end(TirProgram *p, TirValue **yields); /* results in op->results */
+TirOp *tir_if_begin(TirProgram *p, TirValue *cond, int nresults, TirValue **pre);
+void tir_else(TirProgram *p, TirValue **then_yields);
+void tir_if_end(TirProgram *p, TirValue **yields); /* yields of the open branch */
+
+/* Expression builders (arena-allocated). */
+TirEx *tx_x(TirProgram *p);
+TirEx *tx_row(TirProgram *p);
+TirEx *tx_col(TirProgram *p);
+TirEx *tx_const(TirProgram *p, double x);
+TirEx *tx_iconst(TirProgram *p, int x);
+TirEx *tx_scalar(TirProgram *p, TirValue *v);
+TirEx *tx_vec(TirProgram *p, TirValue *vec, TirValue *buf, TirEx *index);
+TirEx *tx_mat(TirProgram *p, TirValue *tile, TirValue *buf, TirEx *row, TirEx *col);
+TirEx *tx_slot(TirProgram *p, TirValue *frag, int ntile);
+TirEx *tx_frag(TirProgram *p, TirValue *frag);
+TirEx *tx_bin(TirProgram *p, TirExKind k, TirEx *a, TirEx *b);
+TirEx *tx_un(TirProgram *p, TirExKind k, TirEx *a);
+TirEx *tx_select(TirProgram *p, TirEx *c, TirEx *a, TirEx *b);
+
+/* Lay out the shared tiles (16-byte aligned); sets p->smem_bytes. */
+void tir_layout_smem(TirProgram *p);
+/* Check the program's invariants (types, shapes, regions); false + internal
+ * diagnostics on failure (a bug in a template, not a user error). */
+bool tir_verify(const TirProgram *p, Diags *d);
+/* Deterministic text form: `lac dump --tir`. */
+void tir_print(const TirProgram *p, StrBuf *out);
+const char *tir_elem_name(TirElem e);
+int tir_elem_bytes(TirElem e); /* per plane: 2 for bf16, f16, split; 4 for f32 */
+
+/* ========================================================================
  * code generation (codegen_llvm.c, templates/, emit_ptx.c)
  * ======================================================================== */
 
+/* One configuration of the tuning space (docs/language.md section 11). */
+typedef struct KernelConfig {
+    int chunk, subchunk, block_k, block_v, warps, stages;
+} KernelConfig;
+/* The Variant's default configuration (its tile values). */
+KernelConfig kernel_config_default(const Variant *v);
+
+/* The kernels of the forward (docs/design.md section 8):
+ *   FWD_FULL         the state on chip through the whole sequence
+ *   FWD_SPLIT_STATE  sequence split, pass 1: each segment's own final state
+ *   FWD_SPLIT_OUT    sequence split, pass 2: combine the states of the
+ *                    segments before, then the outputs of the segment */
+typedef enum FwdKind { FWD_FULL, FWD_SPLIT_STATE, FWD_SPLIT_OUT } FwdKind;
+const char *fwd_kind_name(FwdKind k);
+
 /* What a launcher needs to know about a generated kernel. The PTX text
  * carries it too, as the comment line
- *   // lac-kernel name=N threads=T smem=S block_v=BV dk=K dv=V io=bf16
+ *   // lac-kernel name=N threads=T smem=S block_v=BV dk=K dv=V io=bf16 norm=0 kind=full
  * Parameters: one device pointer per Variant input (declaration order), o,
- * s0 (or 0), s_final (or 0), then int32 B, T, H. Grid (ceil(dv / block_v),
- * B * H); block (threads); dynamic shared memory `smem` bytes. */
+ * s0 (or 0), s_final (or 0), then for normalized variants z0 and z_final (or
+ * 0), then int32 B, T, H; split kernels add the workspace pointer and the
+ * int32 segment length (tokens) after H. Grid (ceil(dv / block_v), B * H,
+ * segments); block (threads); dynamic shared memory `smem` bytes. */
 typedef struct KernelInfo {
     char name[96];
     int threads;
@@ -480,14 +752,24 @@ typedef struct KernelInfo {
     int chunk;
     int dk, dv;
     DType io;
+    bool norm;
+    FwdKind kind;
+    KernelConfig config;
 } KernelInfo;
 
-/* Compile the forward kernel of `v` at its default tuning configuration for
- * `arch` (sm_80, sm_90, sm_90a). On success appends the PTX (with the
- * lac-kernel line first) to `ptx`, and the LLVM IR to `llvm_ir` if not NULL.
- * Unsupported variants get located errors. */
-bool codegen_forward_ptx(const Variant *v, const char *arch, StrBuf *ptx, StrBuf *llvm_ir,
-                         KernelInfo *info, Arena *a, Diags *d);
+/* templates/fwd_state.c: the forward as a tile program, or NULL with
+ * located errors for what the code generator does not support. */
+TirProgram *tmpl_fwd(const Variant *v, const KernelConfig *kc, FwdKind kind, Arena *a, Diags *d,
+                     KernelInfo *info);
+
+/* Compile the forward kernels of `v` at configuration `kc` (NULL: the
+ * default) for `arch` (sm_80, sm_90, sm_90a): the state-on-chip kernel and
+ * the two kernels of the sequence split. On success appends the PTX (each
+ * kernel with its lac-kernel line) to `ptx`, the LLVM IR to `llvm_ir` and
+ * the tile IR to `tir` when they are not NULL. Unsupported variants get
+ * located errors. */
+bool codegen_forward_ptx(const Variant *v, const KernelConfig *kc, const char *arch, StrBuf *ptx,
+                         StrBuf *llvm_ir, StrBuf *tir, Arena *a, Diags *d);
 
 /* ========================================================================
  * LLVM (llvm_info.c): the statically linked NVPTX back end

@@ -1240,6 +1240,13 @@ static void check_mask_norm(Sema *s)
 static int round16(int x) { return (x + 15) / 16 * 16; }
 
 /* Checks one value of a knob on its own; reports at `loc`. */
+static bool knob_value_ok(Sema *s, TuneKnob k, int val, SrcLoc loc, bool report);
+
+bool sema_knob_ok(TuneKnob k, int val)
+{
+    return knob_value_ok(NULL, k, val, (SrcLoc){0}, false);
+}
+
 static bool knob_value_ok(Sema *s, TuneKnob k, int val, SrcLoc loc, bool report)
 {
     const char *n = knob_name(k);
@@ -1273,7 +1280,7 @@ static bool knob_value_ok(Sema *s, TuneKnob k, int val, SrcLoc loc, bool report)
 /* Block sizes above the (16-rounded) dimension they tile are clamped to it,
  * so a tuning space written for K = 128 still holds under --set K=16
  * (section 11). */
-static int knob_clamp(const Variant *v, TuneKnob k, int val)
+int sema_knob_clamp(const Variant *v, TuneKnob k, int val)
 {
     int dim = k == KNOB_BLOCK_K ? v->dk : k == KNOB_BLOCK_V ? v->dv : 0;
     if (dim > 0 && val > round16(dim)) return round16(dim);
@@ -1302,7 +1309,8 @@ static void check_tuning(Sema *s)
     Variant *v = s->v;
     TuneSpace *ts = &v->tune;
     int dk16 = v->dk ? round16(v->dk) : 64, dv16 = v->dv ? round16(v->dv) : 64;
-    const int defaults[KNOB_COUNT_] = {64, 16, dk16 < 128 ? dk16 : 128, dv16 < 64 ? dv16 : 64, 4, 2};
+    /* block_k: all key features (the forward keeps the whole state on chip). */
+    const int defaults[KNOB_COUNT_] = {64, 16, dk16, dv16 < 64 ? dv16 : 64, 4, 2};
     bool bad = false;
     for (int k = 0; k < KNOB_COUNT_; k++) {
         ts->tile[k] = defaults[k];
@@ -1310,7 +1318,7 @@ static void check_tuning(Sema *s)
         if (tl) {
             int val;
             if (knob_const(s, tl->expr, knob_name(k), &val) && knob_value_ok(s, k, val, tl->expr->loc, true)) {
-                ts->tile[k] = knob_clamp(v, k, val);
+                ts->tile[k] = sema_knob_clamp(v, k, val);
                 ts->tile_set[k] = true;
             } else {
                 bad = true;
@@ -1350,7 +1358,7 @@ static void check_tuning(Sema *s)
                 bad = true;
                 continue;
             }
-            val = knob_clamp(v, k, val);
+            val = sema_knob_clamp(v, k, val);
             bool merged = false;
             for (int j = 0; j < n; j++)
                 if (ts->values[k][j] == val) merged = true;

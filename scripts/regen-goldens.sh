@@ -8,6 +8,8 @@
 #                                  folder (plus a `# args: ...` line's arguments)
 #   tests/golden/dump/NAME.KIND    stdout of `lac dump --KIND dsl_examples/NAME.la`
 #                                  run from the repository root (KIND: tokens, ast)
+#   tests/golden/tir/NAME.tir      stdout of `lac dump --tir NAME.la` run in that
+#                                  folder (plus a `# args: ...` line's arguments)
 # and the same commands as tests/golden/run.sh, which checks them. Refuses to
 # write the output of a crash (exit code >= 128) or a hang.
 set -euo pipefail
@@ -57,6 +59,19 @@ for g in "$dumps"/*; do
   (cd "$root" && timeout 60 "$lac" dump "--$kind" "dsl_examples/$name.la" >"$tmp" 2>/dev/null) || rc=$?
   guard "$file" "$rc" || continue
   cp "$tmp" "$g"
+  n=$((n + 1))
+done
+
+tirs=$root/tests/golden/tir
+for f in "$tirs"/*.la; do
+  base=$(basename "$f")
+  args=()
+  line=$(grep -m1 -a '^# args: ' "$f" || true)
+  [ -z "$line" ] || read -r -a args <<<"${line#\# args: }"
+  rc=0
+  (cd "$tirs" && timeout 60 "$lac" dump --tir ${args[@]+"${args[@]}"} "$base" >"$tmp" 2>/dev/null) || rc=$?
+  guard "$base" "$rc" || continue
+  cp "$tmp" "$tirs/${base%.la}.tir"
   n=$((n + 1))
 done
 

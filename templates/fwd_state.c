@@ -1,585 +1,928 @@
 /*
- * fwd_state.c: the chunked forward with the state kept on chip for the whole
- * sequence (docs/design.md section 8; shared/reference algorithms.md 2-3).
+ * fwd_state.c: the chunked forward as a tile program (docs/design.md
+ * section 8; shared/reference algorithms.md sections 2 and 3).
  *
- * One CTA per (value block, batch x head) walks the sequence in chunks of
- * C = 64 tokens with 4 warps. The state S (dk x BV, fp32) lives in the mma
- * accumulators of the warps (warp w owns the 16-row tiles w, w + 4, ...) and
- * is never written to global memory, except as the final state on request.
- * Per chunk, with b_i the inclusive cumulative log decay inside the chunk:
+ * One CTA per (value block, batch x head[, segment]) walks its tokens in
+ * chunks of C = 64. Its warps have two roles that work on the same chunk at
+ * the same time:
  *
- *   O      = diag(exp(b)) (Q S_prev) + ((Q K^T) * exp(b_i - b_j) * [j <= i]) V
- *   S_new  = exp(b_last) S_prev + (K * exp(b_last - b_j))^T V
- *   o      = scale * O
+ *   output warps (role A)  O = diag(e^b) Q S_prev + (Q K^T * e^(b_i - b_j) * [j <= i]) V
+ *   state warps  (role B)  S = e^b_last S_prev + (K * e^(b_last - b_j))^T V
  *
- * Every exponent is <= 0. Q, K and V tiles arrive by cp.async (16-byte,
- * zero-filled past T and dv) into a two-stage ring in padded shared memory
- * (rows padded by 16 bytes so ldmatrix is conflict-free); all matmuls are
- * mma.sync m16n8k16 bf16 with fp32 accumulation, operands by ldmatrix
- * (.trans where the operand is stored the other way round). Warp w computes
- * the output rows 16w .. 16w+15: its causal score tile reuses the fp32
- * accumulators as the A operand of the P V product (FlashAttention-2's
- * register trick), and key tiles strictly above its diagonal are skipped.
- * The decay weights of the state update are folded into the K^T fragments.
+ * (b: the inclusive cumulative log decay inside the chunk, a scalar per
+ * token or a vector per key channel). Both read S_prev from a bf16 copy in
+ * shared memory that role B double-buffers, so a chunk costs the longer of
+ * the two parts, not their sum; the fp32 state lives in role B's mma
+ * accumulators for the whole sequence and is never written to global
+ * memory except as the final state. Every exponent is <= 0 except on the
+ * diagonal 16 x 16 blocks of per-key decays, where the factorization uses
+ * the row before the block as its reference (algorithms.md 2) and falls
+ * back to an exact elementwise block when the gates of 16 tokens pass
+ * e^-60.
  *
- * This is the first template; the scalar-decay family (none, per head, per
- * token) with identity feature maps. Per-key gates, feature maps,
- * normalization and the sequence-split schedule come next (issue 3).
+ * Loads: every token input the variant reads arrives by cp.async into a
+ * ring of `stages` buffers, half of the rows issued by each role. Inputs
+ * used as they are (q, k, v of the operand type) are the mma operands
+ * themselves; feature maps, value maps and f32 inputs go through a row map
+ * into single-buffered operand tiles. A normalized variant appends 8
+ * columns of ones to V: the same products then give q.z and the row sums,
+ * and the state's extra columns are z.
+ *
+ * The same program, with the kind FWD_SPLIT_STATE (state warps only,
+ * writing each segment's state and total decay) and FWD_SPLIT_OUT (the
+ * states of the earlier segments combined first), is the sequence split
+ * for small B x H. Everything this template does not support yet gets a
+ * located error in fwd_supported.
  */
+#include <math.h>
 #include <string.h>
 
-#include "codegen.h"
+#include "lac_internal.h"
 
-enum { C = 64, W = 4, THREADS = 32 * W };
+enum { MAX_STAGED = 32, STATE_FLOATS_MAX = 96 };
+/* Above this, the diagonal block of a per-key decay is computed exactly
+ * (e^60 is far inside the range of bf16 and fp32). */
+#define GLA_CLAMP 60.0
+
+/* An input staged in shared memory per chunk. */
+typedef struct Staged {
+    const Symbol *input;
+    TirValue *tile;
+    bool vblock; /* only the value block's columns [v0, v0 + BV) */
+    int cols;    /* copied columns */
+} Staged;
 
 typedef struct Fwd {
-    Cg *cg;
+    TirProgram *p;
     const Variant *v;
-    int dk, dv, bv;           /* key features, value channels, value block */
-    int qs, vs;               /* padded row strides (elements) of Q/K and V/S tiles */
-    int stage_bytes, s_off, b_off, smem_bytes;
-    int mt_w;                 /* 16-row state tiles per warp */
-    DecayKind decay;
-    LLVMValueRef tid, lane, warp, g, c, b, h, v0, nch;
-    LLVMValueRef q, k, vv, o, s0, sfin;
-    LLVMValueRef scale, gamma; /* gamma: per-head log decay */
-    CgRegs S;                  /* state accumulators [mt_w][bv/8][4] */
-    /* Per-chunk shared-memory byte addresses of each thread's ldmatrix rows;
-     * every fragment address is one of these plus a constant. */
-    LLVMValueRef qA;   /* Q as A operand: row r0 + l8 + l8mid, col l8hi */
-    LLVMValueRef kB;   /* K as B operand of Q K^T (and A of K^T V, .trans): row l8 + l8hi, col l8mid */
-    LLVMValueRef vB;   /* V as B operand (.trans): row l8 + l8mid, col l8hi */
-    LLVMValueRef sB;   /* S as B operand (.trans): row l8 + l8mid, col l8hi */
+    const KernelConfig *kc;
+    FwdKind kind;
+    Diags *d;
+    int C, dk, dkp, dv, BV, NS, W, WA, WB, nmt;
+    bool norm;
+    TirElem op; /* the mma operand type */
+    DType io;   /* the dtype of o */
+    /* parameters */
+    TirValue **in, *o, *s0, *sfin, *z0, *zfin, *B, *T, *H, *ws, *seglen;
+    /* scalars of the whole kernel */
+    TirValue *tid, *warp, *b, *h, *bh, *v0, *c_lo, *c_hi, *seg, *nseg, *scale;
+    /* shared memory */
+    Staged st[MAX_STAGED];
+    int nst;
+    TirValue *Qop, *Kop, *Vop;   /* mma operand tiles */
+    bool qring, kring, vring;    /* the operand tile is a staged ring (else one buffer) */
+    const Symbol *qin, *kin, *vin;
+    TirValue *bvec, *Bt, *Scopy, *ostage;
+    int rec; /* floats per (bh, segment) record of the split workspace */
 } Fwd;
 
-#define B_ (f->cg->b)
+#define P_ (f->p)
 
-static LLVMValueRef i32(Fwd *f, long long x) { return cg_i32(f->cg, x); }
-static LLVMValueRef add(Fwd *f, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildAdd(B_, a, b, ""); }
-static LLVMValueRef mul(Fwd *f, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildMul(B_, a, b, ""); }
-static LLVMValueRef addc(Fwd *f, LLVMValueRef a, long long x) { return add(f, a, i32(f, x)); }
-static LLVMValueRef mulc(Fwd *f, LLVMValueRef a, long long x) { return mul(f, a, i32(f, x)); }
-static LLVMValueRef sext(Fwd *f, LLVMValueRef a) { return LLVMBuildSExt(B_, a, f->cg->t_i64, ""); }
-static LLVMValueRef lt(Fwd *f, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildICmp(B_, LLVMIntSLT, a, b, ""); }
+static TirValue *ci(Fwd *f, int x) { return tir_i32(P_, x); }
+static TirValue *bin(Fwd *f, TirBinOp op, TirValue *x, TirValue *y) { return tir_bin(P_, op, x, y, NULL); }
+static TirValue *bini(Fwd *f, TirBinOp op, TirValue *x, int y) { return tir_bin(P_, op, x, ci(f, y), NULL); }
 
-/* Index of row t of (b, h) in a [B, T, H, D] tensor, in rows (i64). */
-static LLVMValueRef token_row(Fwd *f, LLVMValueRef t)
+static TirElem elem_of(DType t) { return t == DT_BF16 ? TE_BF16 : t == DT_F16 ? TE_F16 : TE_F32; }
+
+static int round_up(int x, int m) { return (x + m - 1) / m * m; }
+
+/* ------------------------------------------------------------------------
+ * What the template supports
+ * ------------------------------------------------------------------------ */
+
+/* Every input an expression reads, through lets. */
+static void inputs_read(const Expr *e, bool *used)
 {
-    LLVMValueRef bt = add(f, mul(f, f->b, f->cg->T), t);
-    return LLVMBuildAdd(B_, LLVMBuildMul(B_, sext(f, bt), sext(f, f->cg->H), ""), sext(f, f->h), "");
-}
-
-static int s_index(Fwd *f, int mi, int nt, int e) { return (mi * (f->bv / 8) + nt) * 4 + e; }
-
-/* Shared-memory byte offset of element (row, col) of a bf16 tile. */
-static LLVMValueRef tile_at(Fwd *f, LLVMValueRef base, LLVMValueRef row, LLVMValueRef col, int stride)
-{
-    return add(f, base, mulc(f, add(f, mulc(f, row, stride), col), 2));
-}
-
-/* Asynchronous copies of chunk `ch` into the stage at byte offset `stage`.
- * One 64-bit base per tensor and chunk; each thread's rows are R = THREADS /
- * (row width / 8) apart, at one column, so the per-copy offsets are 32-bit
- * multiples of an opaque row stride (see cg_opaque_i32). */
-static void issue_loads(Fwd *f, LLVMValueRef ch, LLVMValueRef stage)
-{
-    Cg *cg = f->cg;
-    struct {
-        LLVMValueRef src;
-        int width, dim, stride, off;
-        bool vblock;
-    } t[3] = {{f->q, f->dk, f->dk, f->qs, 0, false},
-              {f->k, f->dk, f->dk, f->qs, C * f->qs * 2, false},
-              {f->vv, f->bv, f->dv, f->vs, 2 * C * f->qs * 2, true}};
-    LLVMValueRef tok0 = mulc(f, ch, C);
-    LLVMValueRef row0 = token_row(f, tok0); /* i64 row of token ch*C */
-    for (int m = 0; m < 3; m++) {
-        int per_row = t[m].width / 8, rows_apart = THREADS / per_row;
-        LAC_ASSERT(THREADS % per_row == 0);
-        LLVMValueRef r = LLVMBuildUDiv(B_, f->tid, i32(f, per_row), "");
-        LLVMValueRef cc = LLVMBuildURem(B_, f->tid, i32(f, per_row), "");
-        LLVMValueRef col = mulc(f, cc, 8);
-        LLVMValueRef col_ok = LLVMConstInt(cg->t_i1, 1, 0);
-        if (t[m].vblock) {
-            col = add(f, f->v0, col);
-            col_ok = lt(f, col, i32(f, f->dv));
-        }
-        /* Bytes between consecutive tokens of one head: H * dim * 2. */
-        LLVMValueRef tok_bytes = cg_opaque_i32(cg, mulc(f, cg->H, (long long)t[m].dim * 2));
-        LLVMValueRef base = cg_gmem_at(cg, t[m].src, LLVMBuildMul(B_, row0, cg_i64(cg, t[m].dim), ""), 2);
-        LLVMValueRef off = add(f, mul(f, r, tok_bytes), mulc(f, LLVMBuildSelect(B_, col_ok, col, i32(f, 0), ""), 2));
-        LLVMValueRef step = mulc(f, tok_bytes, rows_apart);
-        LLVMValueRef sdst = tile_at(f, addc(f, stage, t[m].off), r, col_ok == NULL ? col : mulc(f, cc, 8), t[m].stride);
-        for (int i = 0; i < C / rows_apart; i++) {
-            LLVMValueRef tok = add(f, tok0, addc(f, r, (long long)i * rows_apart));
-            LLVMValueRef ok = LLVMBuildAnd(B_, lt(f, tok, cg->T), col_ok, "");
-            /* Out-of-range copies read 0 bytes from the chunk base instead. */
-            LLVMValueRef o = LLVMBuildSelect(B_, ok, off, i32(f, 0), "");
-            LLVMValueRef src = cg_gmem_at(cg, base, LLVMBuildSExt(B_, o, cg->t_i64, ""), 1);
-            LLVMValueRef dst = cg_smem_at(cg, addc(f, sdst, (long long)i * rows_apart * t[m].stride * 2));
-            cg_cp_async16(cg, dst, src, LLVMBuildSelect(B_, ok, i32(f, 16), i32(f, 0), ""));
-            off = add(f, off, step);
-        }
-    }
-    cg_cp_async_commit(cg);
-}
-
-/* Warp 0: inclusive scan of the chunk's log decays into b[0..C). */
-static void decay_scan(Fwd *f, LLVMValueRef ch)
-{
-    Cg *cg = f->cg;
-    LLVMBasicBlockRef merge = cg_if_begin(cg, LLVMBuildICmp(B_, LLVMIntEQ, f->warp, i32(f, 0), ""), "scan");
-    LLVMValueRef d[2];
-    CgScalarEnv env = {f->b, f->h, NULL, NULL};
-    for (int j = 0; j < 2; j++) {
-        LLVMValueRef tok = add(f, mulc(f, ch, C), addc(f, mulc(f, f->lane, 2), j));
-        LLVMValueRef ok = lt(f, tok, cg->T);
-        if (f->decay == DECAY_PER_HEAD) {
-            d[j] = f->gamma;
-        } else {
-            env.t = LLVMBuildSelect(B_, ok, tok, i32(f, 0), "");
-            env.lets = arena_alloc(cg->a, sizeof(LLVMValueRef) * (size_t)(f->v->nlets + 1));
-            d[j] = cg_scalar(cg, f->v->decay_expr, &env);
-        }
-        d[j] = LLVMBuildSelect(B_, ok, d[j], cg_f32(cg, 0), "");
-    }
-    LLVMValueRef pair = LLVMBuildFAdd(B_, d[0], d[1], "");
-    LLVMValueRef s = pair;
-    for (int off = 1; off < 32; off *= 2) {
-        LLVMTypeRef p[4] = {cg->t_i32, cg->t_f32, cg->t_i32, cg->t_i32};
-        LLVMValueRef a[4] = {i32(f, -1), s, i32(f, off), i32(f, 0)};
-        LLVMValueRef y = cg_call(cg, "llvm.nvvm.shfl.sync.up.f32", cg->t_f32, p, a, 4);
-        LLVMValueRef use = LLVMBuildICmp(B_, LLVMIntSGE, f->lane, i32(f, off), "");
-        s = LLVMBuildFAdd(B_, s, LLVMBuildSelect(B_, use, y, cg_f32(cg, 0), ""), "");
-    }
-    LLVMValueRef excl = LLVMBuildFSub(B_, s, pair, "");
-    LLVMValueRef b0 = LLVMBuildFAdd(B_, excl, d[0], "");
-    LLVMValueRef at = addc(f, mulc(f, f->lane, 8), f->b_off);
-    LLVMBuildStore(B_, b0, cg_smem_at(cg, at));
-    LLVMBuildStore(B_, s, cg_smem_at(cg, addc(f, at, 4)));
-    cg_if_end(cg, merge);
-}
-
-static LLVMValueRef bdecay(Fwd *f, LLVMValueRef i)
-{
-    return LLVMBuildLoad2(B_, f->cg->t_f32, cg_smem_at(f->cg, addc(f, mulc(f, i, 4), f->b_off)), "");
-}
-
-/* The bf16 copy of S in shared memory that Q S reads. */
-static void write_state_smem(Fwd *f)
-{
-    Cg *cg = f->cg;
-    for (int mi = 0; mi < f->mt_w; mi++) {
-        LLVMValueRef mt = addc(f, mulc(f, f->warp, 1), (long long)mi * W);
-        for (int nt = 0; nt < f->bv / 8; nt++)
-            for (int half = 0; half < 2; half++) {
-                LLVMValueRef row = add(f, mulc(f, mt, 16), addc(f, f->g, 8 * half));
-                LLVMValueRef col = addc(f, mulc(f, f->c, 2), nt * 8);
-                LLVMValueRef v = cg_pack_bf16(cg, cg_reg_get(cg, f->S, s_index(f, mi, nt, 2 * half)),
-                                              cg_reg_get(cg, f->S, s_index(f, mi, nt, 2 * half + 1)));
-                LLVMBuildStore(B_, v, cg_smem_at(cg, tile_at(f, i32(f, f->s_off), row, col, f->vs)));
-            }
+    if (!e) return;
+    switch (e->kind) {
+    case EX_NAME:
+        if (e->sym && e->sym->kind == SYM_INPUT) used[e->sym->index] = true;
+        if (e->sym && e->sym->kind == SYM_LET) inputs_read(e->sym->expr, used);
+        return;
+    case EX_NEG: inputs_read(e->lhs, used); return;
+    case EX_BIN:
+        inputs_read(e->lhs, used);
+        inputs_read(e->rhs, used);
+        return;
+    case EX_CALL:
+        for (int i = 0; i < e->nargs; i++) inputs_read(e->args[i], used);
+        return;
+    default: return;
     }
 }
 
-/* S from s0 (or zero), and the final state out: fp32 pairs, [B, H, dk, dv]. */
-static void state_io(Fwd *f, bool load)
+/* Is channel j of e a function of channel j of its token-vector inputs and
+ * of scalars only (so it can be computed for one value block)? */
+static bool elementwise(const Expr *e)
 {
-    Cg *cg = f->cg;
-    LLVMValueRef ptr = load ? f->s0 : f->sfin;
-    LLVMValueRef nonnull = LLVMBuildICmp(B_, LLVMIntNE, LLVMBuildPtrToInt(B_, ptr, cg->t_i64, ""),
-                                         cg_i64(cg, 0), "");
-    LLVMBasicBlockRef merge = cg_if_begin(cg, nonnull, load ? "s0" : "sfin");
-    LLVMValueRef bh = LLVMBuildAdd(B_, LLVMBuildMul(B_, sext(f, f->b), sext(f, cg->H), ""), sext(f, f->h), "");
-    LLVMTypeRef v2f = LLVMVectorType(cg->t_f32, 2);
-    for (int mi = 0; mi < f->mt_w; mi++) {
-        LLVMValueRef mt = addc(f, f->warp, (long long)mi * W);
-        for (int nt = 0; nt < f->bv / 8; nt++)
-            for (int half = 0; half < 2; half++) {
-                LLVMValueRef row = add(f, mulc(f, mt, 16), addc(f, f->g, 8 * half));
-                LLVMValueRef col = add(f, f->v0, addc(f, mulc(f, f->c, 2), nt * 8));
-                LLVMBasicBlockRef in = cg_if_begin(cg, lt(f, col, i32(f, f->dv)), "col");
-                LLVMValueRef idx = LLVMBuildAdd(
-                    B_, LLVMBuildMul(B_, LLVMBuildAdd(B_, LLVMBuildMul(B_, bh, cg_i64(cg, f->dk), ""), sext(f, row), ""),
-                                     cg_i64(cg, f->dv), ""),
-                    sext(f, col), "");
-                LLVMValueRef p = cg_gmem_at(cg, ptr, idx, 4);
-                int e0 = s_index(f, mi, nt, 2 * half);
-                if (load) {
-                    LLVMValueRef x = LLVMBuildLoad2(B_, v2f, p, "");
-                    LLVMSetAlignment(x, 8);
-                    cg_reg_set(cg, f->S, e0, LLVMBuildExtractElement(B_, x, i32(f, 0), ""));
-                    cg_reg_set(cg, f->S, e0 + 1, LLVMBuildExtractElement(B_, x, i32(f, 1), ""));
-                } else {
-                    LLVMValueRef x = LLVMGetUndef(v2f);
-                    x = LLVMBuildInsertElement(B_, x, cg_reg_get(cg, f->S, e0), i32(f, 0), "");
-                    x = LLVMBuildInsertElement(B_, x, cg_reg_get(cg, f->S, e0 + 1), i32(f, 1), "");
-                    LLVMSetAlignment(LLVMBuildStore(B_, x, p), 8);
-                }
-                cg_if_end(cg, in);
-            }
-    }
-    cg_if_end(cg, merge);
-}
-
-static LLVMValueRef lds(Fwd *f, LLVMValueRef base, long long off)
-{
-    return cg_smem_at(f->cg, addc(f, base, off));
-}
-
-/* The thread's ldmatrix base addresses for the stage of this chunk. */
-static void fragment_bases(Fwd *f, LLVMValueRef stage)
-{
-    Cg *cg = f->cg;
-    LLVMValueRef l8 = LLVMBuildURem(B_, f->lane, i32(f, 8), "");
-    LLVMValueRef l8hi = mulc(f, LLVMBuildUDiv(B_, f->lane, i32(f, 16), ""), 8);
-    LLVMValueRef l8mid = mulc(f, LLVMBuildURem(B_, LLVMBuildUDiv(B_, f->lane, i32(f, 8), ""), i32(f, 2), ""), 8);
-    LLVMValueRef r0 = mulc(f, f->warp, 16);
-    f->qA = cg_opaque_i32(cg, tile_at(f, stage, add(f, r0, add(f, l8, l8mid)), l8hi, f->qs));
-    f->kB = cg_opaque_i32(cg, tile_at(f, addc(f, stage, C * f->qs * 2), add(f, l8, l8hi), l8mid, f->qs));
-    f->vB = cg_opaque_i32(cg, tile_at(f, addc(f, stage, 2 * C * f->qs * 2), add(f, l8, l8mid), l8hi, f->vs));
-    f->sB = cg_opaque_i32(cg, tile_at(f, i32(f, f->s_off), add(f, l8, l8mid), l8hi, f->vs));
-}
-
-/* Output rows 16w .. 16w+15 of chunk `ch`. */
-static void chunk_output(Fwd *f, LLVMValueRef ch, LLVMValueRef stage)
-{
-    Cg *cg = f->cg;
-    int nkk = f->dk / 16, nvt = f->bv / 8;
-    (void)stage;
-    LLVMValueRef r0 = mulc(f, f->warp, 16);
-
-    /* Q fragments of the warp's 16 rows, all of dk (A operand, row-major). */
-    LLVMValueRef qa[16][4];
-    for (int kk = 0; kk < nkk; kk++) cg_ldmatrix_x4(cg, lds(f, f->qA, kk * 16 * 2), false, qa[kk]);
-
-    CgRegs O = cg_regs(cg, nvt * 4, "o_acc");
-    for (int i = 0; i < nvt * 4; i++) cg_reg_set(cg, O, i, cg_f32(cg, 0));
-    /* Inter-chunk: Q S_prev, S from shared memory (B operand, stored [dk][bv]: .trans). */
-    for (int kk = 0; kk < nkk; kk++)
-        for (int np = 0; np < nvt / 2; np++) {
-            LLVMValueRef bf[4];
-            cg_ldmatrix_x4(cg, lds(f, f->sB, ((long long)kk * 16 * f->vs + np * 16) * 2), true, bf);
-            for (int h2 = 0; h2 < 2; h2++) {
-                LLVMValueRef acc[4];
-                for (int e = 0; e < 4; e++) acc[e] = cg_reg_get(cg, O, (2 * np + h2) * 4 + e);
-                cg_mma_bf16(cg, qa[kk], bf[2 * h2], bf[2 * h2 + 1], acc);
-                for (int e = 0; e < 4; e++) cg_reg_set(cg, O, (2 * np + h2) * 4 + e, acc[e]);
-            }
+    switch (e->kind) {
+    case EX_NUM: return true;
+    case EX_NAME:
+        if (e->sym && e->sym->kind == SYM_LET) return elementwise(e->sym->expr);
+        if (e->sym && e->sym->kind == SYM_INPUT)
+            return e->sym->layout == LAYOUT_TOKEN_VEC || e->sym->layout == LAYOUT_TOKEN ||
+                   e->sym->layout == LAYOUT_HEAD;
+        return true;
+    case EX_NEG: return elementwise(e->lhs);
+    case EX_BIN: return e->op != OP_MATMUL && elementwise(e->lhs) && elementwise(e->rhs);
+    case EX_CALL:
+        switch (e->fn) {
+        case BI_CONCAT: case BI_OUTER: case BI_SOFTMAX: return false;
+        case BI_SUM: case BI_MAX: case BI_MIN: case BI_MEAN: return e->args[0]->type.cols == 1 && elementwise(e->args[0]);
+        case BI_ONES: return true;
+        default:
+            for (int i = 0; i < e->nargs; i++)
+                if (!elementwise(e->args[i])) return false;
+            return true;
         }
-    LLVMValueRef bi[2] = {NULL, NULL};
-    if (f->decay != DECAY_NONE) {
-        for (int half = 0; half < 2; half++) {
-            bi[half] = bdecay(f, add(f, r0, addc(f, f->g, 8 * half)));
-            LLVMValueRef e = cg_exp(cg, bi[half]);
-            for (int nt = 0; nt < nvt; nt++)
-                for (int x = 0; x < 2; x++) {
-                    int idx = nt * 4 + 2 * half + x;
-                    cg_reg_set(cg, O, idx, LLVMBuildFMul(B_, cg_reg_get(cg, O, idx), e, ""));
-                }
-        }
-    }
-
-    /* Intra-chunk scores Q K^T for key tiles up to the diagonal. */
-    CgRegs P = cg_regs(cg, (C / 8) * 4, "p_acc");
-    for (int i = 0; i < (C / 8) * 4; i++) cg_reg_set(cg, P, i, cg_f32(cg, 0));
-    for (int jp = 0; jp < C / 16; jp++) {
-        LLVMBasicBlockRef merge = cg_if_begin(cg, LLVMBuildICmp(B_, LLVMIntSGE, f->warp, i32(f, jp), ""), "qk");
-        for (int kk = 0; kk < nkk; kk++) {
-            LLVMValueRef bf[4];
-            cg_ldmatrix_x4(cg, lds(f, f->kB, ((long long)jp * 16 * f->qs + kk * 16) * 2), false, bf);
-            for (int h2 = 0; h2 < 2; h2++) {
-                LLVMValueRef acc[4];
-                for (int e = 0; e < 4; e++) acc[e] = cg_reg_get(cg, P, (2 * jp + h2) * 4 + e);
-                cg_mma_bf16(cg, qa[kk], bf[2 * h2], bf[2 * h2 + 1], acc);
-                for (int e = 0; e < 4; e++) cg_reg_set(cg, P, (2 * jp + h2) * 4 + e, acc[e]);
-            }
-        }
-        cg_if_end(cg, merge);
-    }
-    /* Causal mask and decay exp(b_i - b_j), in registers. */
-    for (int nt = 0; nt < C / 8; nt++)
-        for (int e = 0; e < 4; e++) {
-            LLVMValueRef i = add(f, r0, addc(f, f->g, 8 * (e / 2)));
-            LLVMValueRef j = addc(f, mulc(f, f->c, 2), nt * 8 + (e % 2));
-            LLVMValueRef x = cg_reg_get(cg, P, nt * 4 + e);
-            if (f->decay != DECAY_NONE)
-                x = LLVMBuildFMul(B_, x, cg_exp(cg, LLVMBuildFSub(B_, bi[e / 2], bdecay(f, j), "")), "");
-            x = LLVMBuildSelect(B_, LLVMBuildICmp(B_, LLVMIntSLE, j, i, ""), x, cg_f32(cg, 0), "");
-            cg_reg_set(cg, P, nt * 4 + e, x);
-        }
-    /* P V: the score accumulators are the A operand (pairs repacked to bf16). */
-    for (int kk = 0; kk < C / 16; kk++) {
-        LLVMBasicBlockRef merge = cg_if_begin(cg, LLVMBuildICmp(B_, LLVMIntSGE, f->warp, i32(f, kk), ""), "pv");
-        LLVMValueRef pa[4];
-        for (int q = 0; q < 4; q++) {
-            int nt = 2 * kk + q / 2, e = 2 * (q % 2);
-            pa[q] = cg_pack_bf16(cg, cg_reg_get(cg, P, nt * 4 + e), cg_reg_get(cg, P, nt * 4 + e + 1));
-        }
-        for (int np = 0; np < nvt / 2; np++) {
-            LLVMValueRef bf[4];
-            cg_ldmatrix_x4(cg, lds(f, f->vB, ((long long)kk * 16 * f->vs + np * 16) * 2), true, bf);
-            for (int h2 = 0; h2 < 2; h2++) {
-                LLVMValueRef acc[4];
-                for (int e = 0; e < 4; e++) acc[e] = cg_reg_get(cg, O, (2 * np + h2) * 4 + e);
-                cg_mma_bf16(cg, pa, bf[2 * h2], bf[2 * h2 + 1], acc);
-                for (int e = 0; e < 4; e++) cg_reg_set(cg, O, (2 * np + h2) * 4 + e, acc[e]);
-            }
-        }
-        cg_if_end(cg, merge);
-    }
-    /* o = scale * O, bf16 pairs; rows past T and channels past dv are not written. */
-    for (int half = 0; half < 2; half++) {
-        LLVMValueRef tok = add(f, mulc(f, ch, C), add(f, r0, addc(f, f->g, 8 * half)));
-        LLVMBasicBlockRef in = cg_if_begin(cg, lt(f, tok, cg->T), "orow");
-        LLVMValueRef row = token_row(f, tok);
-        for (int nt = 0; nt < nvt; nt++) {
-            LLVMValueRef col = add(f, f->v0, addc(f, mulc(f, f->c, 2), nt * 8));
-            LLVMBasicBlockRef cin = cg_if_begin(cg, lt(f, col, i32(f, f->dv)), "ocol");
-            LLVMValueRef x0 = LLVMBuildFMul(B_, cg_reg_get(cg, O, nt * 4 + 2 * half), f->scale, "");
-            LLVMValueRef x1 = LLVMBuildFMul(B_, cg_reg_get(cg, O, nt * 4 + 2 * half + 1), f->scale, "");
-            LLVMValueRef idx = LLVMBuildAdd(B_, LLVMBuildMul(B_, row, cg_i64(cg, f->dv), ""), sext(f, col), "");
-            LLVMSetAlignment(LLVMBuildStore(B_, cg_pack_bf16(cg, x0, x1), cg_gmem_at(cg, f->o, idx, 2)), 4);
-            cg_if_end(cg, cin);
-        }
-        cg_if_end(cg, in);
+    default: return false;
     }
 }
 
-/* S = exp(b_last) S + (K * exp(b_last - b_j))^T V for the warp's state tiles. */
-static void chunk_state(Fwd *f, LLVMValueRef stage)
+/* The input an expression is, if it is one input read as it is. */
+static const Symbol *direct_input(const Expr *e)
 {
-    Cg *cg = f->cg;
-    int nvt = f->bv / 8;
-    (void)stage;
-    /* K^T fragments start at the warp's first state tile: column 16 * warp. */
-    LLVMValueRef kT = cg_opaque_i32(cg, add(f, f->kB, mulc(f, f->warp, 16 * 2)));
-    LLVMValueRef blast = NULL;
-    if (f->decay != DECAY_NONE) {
-        blast = bdecay(f, i32(f, C - 1));
-        LLVMValueRef e = cg_exp(cg, blast);
-        for (int i = 0; i < f->S.n; i++)
-            cg_reg_set(cg, f->S, i, LLVMBuildFMul(B_, cg_reg_get(cg, f->S, i), e, ""));
-    }
-    for (int kk = 0; kk < C / 16; kk++) {
-        /* Decay weights of the thread's four token columns. */
-        LLVMValueRef w[4] = {NULL, NULL, NULL, NULL};
-        if (f->decay != DECAY_NONE)
-            for (int q = 0; q < 4; q++) {
-                LLVMValueRef j = addc(f, mulc(f, f->c, 2), kk * 16 + (q / 2) * 8 + (q % 2));
-                w[q] = cg_exp(cg, LLVMBuildFSub(B_, blast, bdecay(f, j), ""));
-            }
-        LLVMValueRef ka[4][4];
-        for (int mi = 0; mi < f->mt_w; mi++) {
-            cg_ldmatrix_x4(cg, lds(f, kT, ((long long)kk * 16 * f->qs + mi * W * 16) * 2), true, ka[mi]);
-            if (f->decay != DECAY_NONE)
-                for (int r = 0; r < 4; r++) {
-                    LLVMValueRef lo, hi;
-                    cg_unpack_bf16(cg, ka[mi][r], &lo, &hi);
-                    int base = (r / 2) * 2; /* a0, a1: tokens 2c, 2c+1; a2, a3: 2c+8, 2c+9 */
-                    ka[mi][r] = cg_pack_bf16(cg, LLVMBuildFMul(B_, lo, w[base], ""),
-                                             LLVMBuildFMul(B_, hi, w[base + 1], ""));
-                }
-        }
-        for (int np = 0; np < nvt / 2; np++) {
-            LLVMValueRef bf[4];
-            cg_ldmatrix_x4(cg, lds(f, f->vB, ((long long)kk * 16 * f->vs + np * 16) * 2), true, bf);
-            for (int mi = 0; mi < f->mt_w; mi++)
-                for (int h2 = 0; h2 < 2; h2++) {
-                    LLVMValueRef acc[4];
-                    int nt = 2 * np + h2;
-                    for (int e = 0; e < 4; e++) acc[e] = cg_reg_get(cg, f->S, s_index(f, mi, nt, e));
-                    cg_mma_bf16(cg, ka[mi], bf[2 * h2], bf[2 * h2 + 1], acc);
-                    for (int e = 0; e < 4; e++) cg_reg_set(cg, f->S, s_index(f, mi, nt, e), acc[e]);
-                }
-        }
-    }
+    if (e->kind == EX_NAME && e->sym && e->sym->kind == SYM_INPUT && e->sym->layout == LAYOUT_TOKEN_VEC)
+        return e->sym;
+    return NULL;
 }
 
-/* Checks what this template supports; a located error for anything else. */
-static bool fwd_supported(Cg *cg, const KernelConfig *kc)
+/* The dtype of o: the dtype of the first token-vector input the value reads. */
+static DType io_dtype(const Variant *v)
 {
-    const Variant *v = cg->v;
+    bool used[1024] = {0};
+    inputs_read(v->value, used);
+    for (int i = 0; i < v->ninputs && i < 1024; i++)
+        if (used[i] && v->inputs[i]->layout == LAYOUT_TOKEN_VEC) return v->inputs[i]->dtype;
+    for (int i = 0; i < v->ninputs; i++)
+        if (v->inputs[i]->layout == LAYOUT_TOKEN_VEC) return v->inputs[i]->dtype;
+    return DT_BF16;
+}
+
+static bool fwd_supported(const Variant *v, const KernelConfig *kc, Diags *d)
+{
     bool ok = true;
-    Expr *core[3] = {v->query, v->key, v->value};
-    const char *names[3] = {"query", "key", "value"};
-    for (int i = 0; i < 3; i++) {
-        const Expr *e = core[i];
-        if (e->kind != EX_NAME || !e->sym || e->sym->kind != SYM_INPUT ||
-            e->sym->layout != LAYOUT_TOKEN_VEC) {
-            diag_error(cg->d, e->loc, "the code generator does not support feature maps on the %s "
-                                      "yet (only an input [B, T, H, C] as it is)",
-                       names[i]);
-            ok = false;
-        } else if (e->sym->dtype != DT_BF16) {
-            diag_error(cg->d, e->sym->stmt->dtype_loc, "the code generator supports bf16 inputs "
-                                                       "only so far; '%s' is %s",
-                       e->sym->name, dtype_name(e->sym->dtype));
-            ok = false;
-        }
-    }
-    if (v->normalize) {
-        diag_error(cg->d, v->loc, "the code generator does not support normalized variants yet");
-        ok = false;
+    if (v->ninputs > 1000) {
+        diag_error(d, v->loc, "the code generator supports at most 1000 inputs");
+        return false;
     }
     if (!v->causal) {
-        diag_error(cg->d, v->loc, "the code generator does not support 'mask none' yet");
+        diag_error(d, v->loc, "the code generator does not support 'mask none' yet (the two-pass "
+                              "non-causal form comes with the backward)");
         ok = false;
     }
-    if (v->decay == DECAY_PER_KEY) {
-        diag_error(cg->d, v->decay_expr->loc, "the code generator does not support per_key decays "
-                                              "yet");
-        ok = false;
-    }
-    if (v->decay_expr && v->decay != DECAY_PER_KEY && !cg_scalar_supported(cg, v->decay_expr, "a decay"))
-        ok = false;
-    if (!cg_scalar_supported(cg, v->scale, "the scale")) ok = false;
-    if (v->dk % 16 != 0 || v->dk > 128) {
-        diag_error(cg->d, v->loc, "the code generator supports 16 to 128 key features in steps of "
-                                  "16 so far; this variant has %d",
-                   v->dk);
-        ok = false;
-    } else if ((v->dk / 16) % W != 0 && v->dk / 16 > W) {
-        diag_error(cg->d, v->loc, "the code generator needs the key features in whole 64-row "
-                                  "groups (or at most 64); this variant has %d",
+    if (v->dk > 512) {
+        diag_error(d, v->query->loc, "the code generator supports up to 512 key features; the query has %d",
                    v->dk);
         ok = false;
     }
-    if (v->dv % 8 != 0) {
-        diag_error(cg->d, v->loc, "the code generator needs the value channels in multiples of 8; "
-                                  "this variant has %d",
+    if (v->dv > 1024) {
+        diag_error(d, v->value->loc, "the code generator supports up to 1024 value channels; the value has %d",
                    v->dv);
         ok = false;
     }
-    if (kc->chunk != C || kc->warps != W || kc->stages != 2 || kc->block_v % 16 != 0 || kc->block_v > 128) {
-        diag_error(cg->d, v->loc, "the code generator supports chunk = 64, warps = 4, stages = 2 and "
-                                  "block_v up to 128 so far; the configuration is chunk = %d, warps "
-                                  "= %d, stages = %d, block_v = %d",
-                   kc->chunk, kc->warps, kc->stages, kc->block_v);
+    if (!elementwise(v->value)) {
+        diag_error(d, v->value->loc, "the code generator needs each value channel to depend on the same "
+                                     "channel of its inputs (no concat, outer, softmax or '@' in the value) "
+                                     "so that a thread block can compute its value block alone");
+        ok = false;
+    }
+    if (v->decay == DECAY_PER_KEY && !elementwise(v->decay_expr)) {
+        diag_error(d, v->decay_expr->loc, "the code generator needs a per_key decay that is elementwise in "
+                                          "its inputs (no concat, outer, softmax or '@')");
+        ok = false;
+    }
+    if (v->decay == DECAY_PER_TOKEN || v->decay == DECAY_PER_HEAD) {
+        bool used[1024] = {0};
+        inputs_read(v->decay_expr, used);
+        for (int i = 0; i < v->ninputs; i++)
+            if (used[i] && v->inputs[i]->layout != LAYOUT_TOKEN && v->inputs[i]->layout != LAYOUT_HEAD) {
+                diag_error(d, v->decay_expr->loc, "the code generator supports scalar decays of inputs [B, T, H] "
+                                                  "and [H] only; this one reads '%s' %s",
+                           v->inputs[i]->name, layout_name(v->inputs[i]->layout));
+                ok = false;
+            }
+    }
+    DType io = io_dtype(v);
+    for (int i = 0; i < v->ninputs; i++) {
+        const Symbol *y = v->inputs[i];
+        if (y->layout == LAYOUT_TOKEN_VEC && y->dtype != io && (y == direct_input(v->query) ||
+                                                                  y == direct_input(v->key))) {
+            if (y->dtype != DT_F32 && io != DT_F32) {
+                diag_error(d, y->stmt->dtype_loc, "the code generator needs q, k and v of one dtype; '%s' is %s "
+                                                  "but the value is %s",
+                           y->name, dtype_name(y->dtype), dtype_name(io));
+                ok = false;
+            }
+        }
+    }
+    if (kc->chunk != 64) {
+        diag_error(d, v->loc, "the code generator supports chunk = 64 so far (this configuration has %d)",
+                   kc->chunk);
+        ok = false;
+    }
+    if (v->decay == DECAY_PER_KEY && kc->subchunk != 16) {
+        diag_error(d, v->loc, "the code generator supports subchunk = 16 so far (this configuration has %d)",
+                   kc->subchunk);
+        ok = false;
+    }
+    if (kc->warps < 2) {
+        diag_error(d, v->loc, "the code generator needs at least 2 warps (one for the outputs, one for the "
+                              "state); this configuration has %d",
+                   kc->warps);
+        ok = false;
+    }
+    if (kc->block_k < round_up(v->dk, 16)) {
+        diag_error(d, v->loc, "block_k = %d splits the %d key features across thread blocks, which the "
+                              "forward with the state on chip does not do; drop block_k from the tile and "
+                              "tune statements",
+                   kc->block_k, v->dk);
         ok = false;
     }
     return ok;
 }
 
-bool tmpl_fwd_state(Cg *cg, const KernelConfig *kc, KernelInfo *info)
+/* ------------------------------------------------------------------------
+ * Staging
+ * ------------------------------------------------------------------------ */
+
+static Staged *staged_find(Fwd *f, const Symbol *y, bool vblock)
 {
-    if (!fwd_supported(cg, kc)) return false;
-    const Variant *v = cg->v;
-    Fwd fs = {0}, *f = &fs;
-    f->cg = cg;
-    f->v = v;
-    f->dk = v->dk;
-    f->dv = v->dv;
-    f->bv = kc->block_v;
-    f->qs = f->dk + 8;
-    f->vs = f->bv + 8;
-    f->decay = v->decay;
-    f->mt_w = (f->dk / 16 + W - 1) / W;
-    f->stage_bytes = 2 * C * f->qs * 2 + C * f->vs * 2;
-    f->s_off = 2 * f->stage_bytes;
-    f->b_off = f->s_off + f->dk * f->vs * 2;
-    f->smem_bytes = f->b_off + C * 4;
+    for (int i = 0; i < f->nst; i++)
+        if (f->st[i].input == y && f->st[i].vblock == vblock) return &f->st[i];
+    return NULL;
+}
 
-    /* The signature of docs/design.md section 8. */
-    int np = v->ninputs + 6;
-    LLVMTypeRef *pt = arena_alloc(cg->a, sizeof(LLVMTypeRef) * (size_t)np);
-    for (int i = 0; i < v->ninputs + 3; i++) pt[i] = cg->t_ptr_g;
-    pt[np - 3] = pt[np - 2] = pt[np - 1] = cg->t_i32;
-    snprintf(info->name, sizeof info->name, "lac_%s_fwd", v->name);
-    cg->fn = LLVMAddFunction(cg->mod, info->name, LLVMFunctionType(cg->t_void, pt, (unsigned)np, 0));
-    LLVMSetFunctionCallConv(cg->fn, 71 /* PTX_Kernel */);
-    cg->in_args = arena_alloc(cg->a, sizeof(LLVMValueRef) * (size_t)(v->ninputs + 1));
+static Staged *stage_input(Fwd *f, const Symbol *y, bool vblock, int cols)
+{
+    Staged *s = staged_find(f, y, vblock);
+    if (s) return s;
+    LAC_ASSERT(f->nst < MAX_STAGED);
+    s = &f->st[f->nst++];
+    s->input = y;
+    s->vblock = vblock;
+    s->cols = cols;
+    int eb = dtype_size(y->dtype);
+    int tcols = round_up(cols, 16 / eb); /* whole 16-byte chunks */
+    char name[80];
+    snprintf(name, sizeof name, "%s%s", y->name, vblock ? "_v" : "");
+    s->tile = tir_smem(P_, name, elem_of(y->dtype), f->NS, f->C, tcols + (f->norm && vblock ? 8 : 0),
+                       16 / eb);
+    return s;
+}
+
+/* The environment of a row map or scan: the staged inputs, or global memory. */
+static int env_of(Fwd *f, const Expr *e, bool vblock, TirValue *buf, TirEnv *env)
+{
+    bool used[1024] = {0};
+    inputs_read(e, used);
+    int n = 0;
+    for (int i = 0; i < f->v->ninputs; i++) {
+        if (!used[i]) continue;
+        const Symbol *y = f->v->inputs[i];
+        TirEnv x = {y, NULL, NULL, f->in[i]};
+        Staged *s = NULL;
+        if (y->layout == LAYOUT_TOKEN_VEC) s = staged_find(f, y, vblock);
+        if (y->layout == LAYOUT_TOKEN) s = staged_find(f, y, false);
+        if (s) {
+            x.tile = s->tile;
+            x.buf = buf;
+        }
+        env[n++] = x;
+    }
+    return n;
+}
+
+/* Stage what `e` reads per token: [B, T, H, C] rows (the value block's
+ * columns when vblock) and [B, T, H] scalars. */
+static void stage_reads(Fwd *f, const Expr *e, bool vblock)
+{
+    bool used[1024] = {0};
+    inputs_read(e, used);
+    for (int i = 0; i < f->v->ninputs; i++) {
+        if (!used[i]) continue;
+        const Symbol *y = f->v->inputs[i];
+        if (y->layout == LAYOUT_TOKEN_VEC) stage_input(f, y, vblock, vblock ? f->BV : y->cols);
+        else if (y->layout == LAYOUT_TOKEN) stage_input(f, y, false, 1);
+    }
+}
+
+typedef enum Part { PART_ALL, PART_A, PART_B } Part;
+
+/* cp.async of chunk c into buffer `buf` of every staged tile; role A issues
+ * the first half of the rows and role B the second (PART_ALL: everyone). */
+static void issue_chunk(Fwd *f, TirValue *c, TirValue *buf, Part part)
+{
+    int C = f->C, half = C / 2;
+    int r_lo = part == PART_B ? half : 0, r_n = part == PART_ALL ? C : half;
+    int t_lo = part == PART_B ? f->WA * 32 : 0;
+    int t_n = part == PART_ALL ? f->W * 32 : part == PART_A ? f->WA * 32 : f->WB * 32;
+    if (f->WA == 0) { /* split pass 1: the state warps issue everything */
+        r_lo = 0;
+        r_n = C;
+        t_lo = 0;
+        t_n = f->W * 32;
+        if (part == PART_A) return;
+    }
+    TirValue *t0 = bini(f, TB_ADD, bini(f, TB_MUL, c, C), r_lo);
+    for (int i = 0; i < f->nst; i++) {
+        Staged *s = &f->st[i];
+        tir_copy(P_, s->tile, buf, r_lo, f->in[s->input->index], f->b, t0, f->h, s->vblock ? f->v0 : NULL,
+                 f->T, r_n, s->tile->cols - (f->norm && s->vblock ? 8 : 0), t_lo, t_n);
+    }
+}
+
+/* ------------------------------------------------------------------------
+ * Decay expressions in the tile IR
+ * ------------------------------------------------------------------------ */
+
+/* b_row: the inclusive cumulative log decay of a row of the chunk (scalar). */
+static TirEx *bvec_at(Fwd *f, TirEx *row) { return tx_vec(P_, f->bvec, NULL, row); }
+
+/* B[row][key]: the per-key cumulative log decay. */
+static TirEx *bt_at(Fwd *f, TirEx *row, TirEx *key) { return tx_mat(P_, f->Bt, NULL, row, key); }
+
+static TirEx *tmul(Fwd *f, TirEx *a, TirEx *b) { return tx_bin(P_, TX_MUL, a, b); }
+static TirEx *tsub(Fwd *f, TirEx *a, TirEx *b) { return tx_bin(P_, TX_SUB, a, b); }
+static TirEx *texp(Fwd *f, TirEx *a) { return tx_un(P_, TX_EXP, a); }
+static TirEx *trow(Fwd *f) { return tx_row(P_); }
+static TirEx *tcol(Fwd *f) { return tx_col(P_); }
+static TirEx *tic(Fwd *f, int x) { return tx_iconst(P_, x); }
+
+/* The reference B[r0 - 1][key] of the diagonal block at rows r0.. (0 for r0 = 0). */
+static TirEx *bt_ref(Fwd *f, TirValue *r0, TirEx *key)
+{
+    TirEx *r = tx_bin(P_, TX_IADD, tx_scalar(P_, r0), tic(f, -1));
+    TirEx *pos = tx_bin(P_, TX_ILT, tic(f, 0), tx_scalar(P_, r0));
+    TirEx *rr = tx_select(P_, pos, r, tic(f, 0));
+    return tx_select(P_, pos, bt_at(f, rr, key), tx_const(P_, 0));
+}
+
+/* ------------------------------------------------------------------------
+ * Role A: the outputs of one 16-row tile
+ * ------------------------------------------------------------------------ */
+
+static void output_tile(Fwd *f, TirValue *c, TirValue *qbuf, TirValue *kbuf, TirValue *vbuf, TirValue *sbuf,
+                        TirValue *r0, int cw0, int bvw, TirValue *slot)
+{
+    const Variant *v = f->v;
+    int C = f->C;
+    bool pk = v->decay == DECAY_PER_KEY, sc = v->decay == DECAY_PER_TOKEN || v->decay == DECAY_PER_HEAD;
+    TirValue *cw = ci(f, cw0);
+
+    /* Inter-chunk: (Q * e^b) S_prev, and q.z_prev into D. */
+    tir_at(P_, v->query->loc);
+    TirEx *qxf = pk ? tmul(f, tx_x(P_), texp(f, bt_at(f, trow(f), tcol(f)))) : NULL;
+    TirOperand aq = tir_view(f->Qop, qbuf, r0, 0, NULL, 0, false, qxf);
+    aq.split = pk && f->op == TE_BF16;
+    TirValue *O = tir_zero(P_, 16, bvw, "O");
+    O = tir_mma(P_, O, aq, tir_view(f->Scopy, sbuf, NULL, 0, cw, 0, false, NULL), f->dkp, NULL, NULL, "O");
+    TirValue *D = NULL;
+    if (f->norm) {
+        D = tir_zero(P_, 16, 8, "D");
+        D = tir_mma(P_, D, aq, tir_view(f->Scopy, sbuf, NULL, 0, NULL, f->BV, false, NULL), f->dkp, NULL, NULL, "D");
+    }
+    if (sc) {
+        tir_at(P_, v->decay_expr->loc);
+        TirEx *e = tmul(f, tx_x(P_), texp(f, bvec_at(f, trow(f))));
+        O = tir_map(P_, O, r0, 0, NULL, 0, e, "O");
+        if (D) D = tir_map(P_, D, r0, 0, NULL, 0, e, "D");
+    }
+
+    /* Intra-chunk scores, up to the diagonal. */
+    tir_at(P_, v->key->loc);
+    TirEx *kxf = NULL;
+    if (pk) {
+        qxf = tmul(f, tx_x(P_), texp(f, tsub(f, bt_at(f, trow(f), tcol(f)), bt_ref(f, r0, tcol(f)))));
+        /* B operand: logical (row = key feature, col = token). */
+        TirEx *ex = tsub(f, bt_ref(f, r0, trow(f)), bt_at(f, tcol(f), trow(f)));
+        kxf = tmul(f, tx_x(P_), texp(f, tx_bin(P_, TX_MIN, ex, tx_const(P_, GLA_CLAMP))));
+    }
+    TirValue *lim = bini(f, TB_ADD, r0, 16);
+    TirValue *Pm = tir_zero(P_, 16, C, "P");
+    TirOperand aqk = tir_view(f->Qop, qbuf, r0, 0, NULL, 0, false, qxf);
+    aqk.split = pk && f->op == TE_BF16;
+    Pm = tir_mma(P_, Pm, aqk, tir_view(f->Kop, kbuf, NULL, 0, NULL, 0, true, kxf), f->dkp, lim, NULL, "P");
+    if (pk) {
+        /* When the gates of the block pass e^-60, the clamped factorization
+         * is not exact: recompute the diagonal block elementwise. */
+        TirValue *last = bini(f, TB_ADD, r0, 15);
+        TirEx *over = tx_bin(P_, TX_FGT, tsub(f, bt_ref(f, r0, tcol(f)), bt_at(f, tx_scalar(P_, last), tcol(f))),
+                             tx_const(P_, GLA_CLAMP));
+        TirValue *risky = tir_any(P_, 1, f->dk, NULL, NULL, over);
+        TirOp *iff = tir_if_begin(P_, risky, 1, &Pm);
+        TirValue *Px = tir_gla_diag(P_, Pm, f->Qop, qbuf, f->Kop, kbuf, f->Bt, r0, f->dk);
+        tir_if_end(P_, &Px);
+        Pm = iff->results[0];
+    }
+    tir_at(P_, v->loc);
+    TirEx *keep = tx_bin(P_, TX_ILE, tcol(f), trow(f));
+    TirEx *val = tx_x(P_);
+    if (sc) val = tmul(f, val, texp(f, tsub(f, bvec_at(f, trow(f)), bvec_at(f, tcol(f)))));
+    Pm = tir_map(P_, Pm, r0, 0, NULL, 0, tx_select(P_, keep, val, tx_const(P_, 0)), "P");
+    TirValue *Pa = tir_toa(P_, Pm, f->op, "Pa");
+    TirOperand av = tir_frag_operand(Pa);
+    O = tir_mma(P_, O, av, tir_view(f->Vop, vbuf, NULL, 0, cw, 0, false, NULL), C, NULL, lim, "O");
+    TirEx *out;
+    if (f->norm) {
+        D = tir_mma(P_, D, av, tir_view(f->Vop, vbuf, NULL, 0, NULL, f->BV, false, NULL), C, NULL, lim, "D");
+        /* o = s q S / (s q.z + eps) = q S / (q.z + eps / s) */
+        TirEx *den = tx_bin(P_, TX_ADD, tx_slot(P_, D, 0),
+                            tx_bin(P_, TX_DIV, tx_const(P_, v->eps), tx_scalar(P_, f->scale)));
+        out = tx_bin(P_, TX_DIV, tx_x(P_), den);
+    } else {
+        out = tmul(f, tx_x(P_), tx_scalar(P_, f->scale));
+    }
+    tir_at(P_, v->scale->loc);
+    O = tir_map(P_, O, r0, 0, NULL, 0, out, "o");
+    tir_at(P_, v->value->loc);
+    TirValue *t0 = bin(f, TB_ADD, bini(f, TB_MUL, c, C), r0);
+    tir_stg(P_, O, bvw, f->o, f->b, t0, f->h, bin(f, TB_ADD, f->v0, cw), f->T, f->ostage, slot);
+}
+
+/* ------------------------------------------------------------------------
+ * Role B: the state of one 16-row tile of key features
+ * ------------------------------------------------------------------------ */
+
+/* S = e^b_last S + (K * e^(b_last - b_j))^T V over columns [cb0, cb0 + n)
+ * of V (cb0 = BV: the normalizer's ones). */
+static TirValue *state_update(Fwd *f, TirValue *S, TirValue *kbuf, TirValue *vbuf, TirValue *f0, int cb0)
+{
+    const Variant *v = f->v;
+    int C = f->C;
+    tir_at(P_, v->decay_expr ? v->decay_expr->loc : v->loc);
+    TirEx *kxf = NULL;
+    if (v->decay == DECAY_PER_KEY) {
+        TirEx *last = bt_at(f, tic(f, C - 1), trow(f));
+        S = tir_map(P_, S, f0, 0, NULL, 0, tmul(f, tx_x(P_), texp(f, last)), "S");
+        /* A operand K^T: logical (row = key feature, col = token). */
+        kxf = tmul(f, tx_x(P_), texp(f, tsub(f, bt_at(f, tic(f, C - 1), trow(f)), bt_at(f, tcol(f), trow(f)))));
+    } else if (v->decay != DECAY_NONE) {
+        TirEx *last = bvec_at(f, tic(f, C - 1));
+        S = tir_map(P_, S, f0, 0, NULL, 0, tmul(f, tx_x(P_), texp(f, last)), "S");
+        kxf = tmul(f, tx_x(P_), texp(f, tsub(f, bvec_at(f, tic(f, C - 1)), bvec_at(f, tcol(f)))));
+    }
+    tir_at(P_, v->key->loc);
+    TirOperand ak = tir_view(f->Kop, kbuf, NULL, 0, f0, 0, true, kxf);
+    /* The per-key weights round once more; carry K^T exactly (hi + lo). */
+    ak.split = v->decay == DECAY_PER_KEY && f->op == TE_BF16;
+    return tir_mma(P_, S, ak, tir_view(f->Vop, vbuf, NULL, 0, NULL, cb0, false, NULL), C, NULL, NULL, "S");
+}
+
+/* The log decay of the whole chunk, added to a per-row total (split pass 1). */
+static TirValue *decay_total(Fwd *f, TirValue *Dt, TirValue *f0)
+{
+    const Variant *v = f->v;
+    if (v->decay == DECAY_NONE) return Dt;
+    TirEx *last = v->decay == DECAY_PER_KEY ? bt_at(f, tic(f, f->C - 1), trow(f)) : bvec_at(f, tic(f, f->C - 1));
+    return tir_map(P_, Dt, f0, 0, NULL, 0, tx_bin(P_, TX_ADD, tx_x(P_), last), "Dt");
+}
+
+/* ------------------------------------------------------------------------
+ * The chunk loop of each role
+ * ------------------------------------------------------------------------ */
+
+/* The top of every iteration, in both roles: wait for chunk c, prefetch
+ * chunk c + NS - 1, then the row maps and scans of chunk c. */
+static TirValue *chunk_top(Fwd *f, TirValue *i, TirValue *c, Part part)
+{
+    const Variant *v = f->v;
+    int NS = f->NS;
+    TirValue *buf = bini(f, TB_REM, i, NS);
+    if (NS == 1) {
+        tir_barrier(P_);
+        issue_chunk(f, c, buf, part);
+        tir_commit(P_);
+        tir_wait(P_, 0);
+        tir_barrier(P_);
+    } else {
+        tir_wait(P_, NS - 2);
+        tir_barrier(P_);
+        TirValue *cn = bini(f, TB_ADD, c, NS - 1);
+        TirOp *iff = tir_if_begin(P_, bin(f, TB_LT, cn, f->c_hi), 0, NULL);
+        (void)iff;
+        issue_chunk(f, cn, bini(f, TB_REM, bini(f, TB_ADD, i, NS - 1), NS), part);
+        tir_if_end(P_, NULL);
+        tir_commit(P_);
+    }
+    bool sync2 = false;
+    TirValue *t0 = bini(f, TB_MUL, c, f->C);
+    TirEnv env[1024];
+    int thr_a = f->WA * 32, thr_b = f->WB * 32;
+    if (part != PART_B && !f->qring) {
+        int n = env_of(f, v->query, false, buf, env);
+        tir_at(P_, v->query->loc);
+        tir_rowmap(P_, f->Qop, NULL, v->query, env, n, f->b, f->h, t0, f->T, NULL, f->dkp, f->dk, 0, thr_a);
+    }
+    if (part != PART_A || f->WA == 0) {
+        int lo = f->WA * 32;
+        /* With threads for two rows each, keys and values are mapped side by side. */
+        int kn = !f->kring && !f->vring && thr_b >= 2 * f->C ? thr_b / 2 : thr_b;
+        if (!f->kring) {
+            int n = env_of(f, v->key, false, buf, env);
+            tir_at(P_, v->key->loc);
+            tir_rowmap(P_, f->Kop, NULL, v->key, env, n, f->b, f->h, t0, f->T, NULL, f->dkp, f->dk, lo, kn);
+        }
+        if (!f->vring) {
+            int n = env_of(f, v->value, true, buf, env);
+            int vlo = kn < thr_b ? lo + kn : lo;
+            tir_at(P_, v->value->loc);
+            tir_rowmap(P_, f->Vop, NULL, v->value, env, n, f->b, f->h, t0, f->T, f->v0, f->BV, f->dv, vlo,
+                       thr_b - (vlo - lo));
+        }
+        if (v->decay == DECAY_PER_TOKEN || v->decay == DECAY_PER_HEAD) {
+            int n = env_of(f, v->decay_expr, false, buf, env);
+            tir_scan_token(P_, f->bvec, v->decay_expr, env, n, f->b, f->h, t0, f->T, lo);
+        } else if (v->decay == DECAY_PER_KEY) {
+            int n = env_of(f, v->decay_expr, false, buf, env);
+            tir_scan_key(P_, f->Bt, v->decay_expr, env, n, f->b, f->h, t0, f->T, f->dk, lo, thr_b);
+        }
+    }
+    sync2 = !f->qring || !f->kring || !f->vring || v->decay != DECAY_NONE;
+    if (sync2) tir_barrier(P_);
+    return buf;
+}
+
+/* The m-tiles (16 output rows each) of output warp wa, and its value columns. */
+typedef struct OutPlan {
+    int ntiles;
+    TirValue *r0[4];
+    int cw0, bvw;
+    bool active;
+} OutPlan;
+
+static OutPlan out_plan(Fwd *f, TirValue *wa)
+{
+    OutPlan pl = {0};
+    int mtiles = f->C / 16;
+    pl.active = true;
+    pl.cw0 = 0;
+    pl.bvw = f->BV;
+    if (f->WA <= mtiles) {
+        /* Warp wa takes tiles wa, wa + WA, ... paired from both ends so
+         * that the causal work (proportional to the tile index) evens out. */
+        int per = mtiles / f->WA;
+        for (int i = 0; i < per; i++) {
+            int k = i / 2;
+            TirValue *t = i % 2 == 0 ? bini(f, TB_ADD, wa, k * f->WA)
+                                     : bin(f, TB_SUB, ci(f, mtiles - 1 - k * f->WA), wa);
+            pl.r0[pl.ntiles++] = bini(f, TB_MUL, t, 16);
+        }
+    } else {
+        /* More output warps than tiles: each takes one tile and a column group. */
+        int groups = f->WA / mtiles;
+        if (f->BV / groups < 16) groups = f->BV / 16;
+        pl.bvw = f->BV / groups;
+        pl.r0[pl.ntiles++] = bini(f, TB_MUL, bini(f, TB_REM, wa, mtiles), 16);
+        pl.cw0 = -1; /* runtime: (wa / mtiles) * bvw */
+    }
+    return pl;
+}
+
+static void role_output(Fwd *f)
+{
+    TirValue *wa = f->warp;
+    OutPlan pl = out_plan(f, wa);
+    int mtiles = f->C / 16;
+    TirValue *group = NULL, *gactive = NULL;
+    if (pl.cw0 < 0) {
+        group = bini(f, TB_DIV, wa, mtiles);
+        gactive = bin(f, TB_LT, group, ci(f, f->BV / pl.bvw));
+    }
+    TirOp *loop = tir_for_begin(P_, ci(f, 0), bin(f, TB_SUB, f->c_hi, f->c_lo), 0, NULL, "i");
+    TirValue *i = loop->iv;
+    TirValue *c = bin(f, TB_ADD, f->c_lo, i);
+    TirValue *buf = chunk_top(f, i, c, PART_A);
+    TirValue *sbuf = bini(f, TB_REM, bini(f, TB_ADD, i, 1), 2);
+    TirValue *qb = f->qring ? buf : NULL, *kb = f->kring ? buf : NULL, *vb = f->vring ? buf : NULL;
+    if (group) {
+        /* The column group's origin is runtime: emit one copy per group. */
+        for (int g = 0; g < f->BV / pl.bvw; g++) {
+            tir_if_begin(P_, bin(f, TB_EQ, group, ci(f, g)), 0, NULL);
+            output_tile(f, c, qb, kb, vb, sbuf, pl.r0[0], g * pl.bvw, pl.bvw, wa);
+            tir_if_end(P_, NULL);
+        }
+        (void)gactive;
+    } else {
+        for (int t = 0; t < pl.ntiles; t++) output_tile(f, c, qb, kb, vb, sbuf, pl.r0[t], 0, pl.bvw, wa);
+    }
+    tir_for_end(P_, NULL);
+}
+
+/* State tiles of state warp wb: tiles wb, wb + WB, ... of nmt. */
+enum { MAX_STATE_TILES = 32 };
+
+static void role_state(Fwd *f)
+{
+    const Variant *v = f->v;
+    int nmt = f->nmt;
+    TirValue *wb = bini(f, TB_SUB, f->warp, f->WA);
+    int per = (nmt + f->WB - 1) / f->WB;
+    LAC_ASSERT(per <= MAX_STATE_TILES);
+    bool split_state = f->kind == FWD_SPLIT_STATE;
+    bool from_segments = f->kind == FWD_SPLIT_OUT;
+    int dk = f->dk, dv = f->dv;
+    /* Carried per owned tile: S (BV columns), Z (8, normalized), Dt (8, split pass 1). */
+    int per_tile = 1 + (f->norm ? 1 : 0) + (split_state ? 1 : 0);
+    TirValue *vals[3 * MAX_STATE_TILES];
+    TirValue *f0s[MAX_STATE_TILES], *owns[MAX_STATE_TILES];
+    int n = 0;
+    tir_at(P_, v->loc);
+    for (int t = 0; t < per; t++) {
+        f0s[t] = bini(f, TB_MUL, bini(f, TB_ADD, wb, t * f->WB), 16);
+        owns[t] = (t + 1) * f->WB > nmt ? bin(f, TB_LT, bini(f, TB_ADD, wb, t * f->WB), ci(f, nmt)) : NULL;
+        TirValue *S, *Z = NULL, *Dt = NULL;
+        if (split_state) {
+            S = tir_zero(P_, 16, f->BV, "S");
+            if (f->norm) Z = tir_zero(P_, 16, 8, "Z");
+            Dt = tir_zero(P_, 16, 8, "Dt");
+        } else {
+            S = tir_ldstate(P_, f->s0, 16, f->BV, f->bh, dk * dv, 0, dk, dv, f0s[t], 0, f->v0, 0, false, "S");
+            if (f->norm) Z = tir_ldstate(P_, f->z0, 16, 8, f->bh, dk, 0, dk, dk, f0s[t], 0, NULL, 0, true, "Z");
+        }
+        if (from_segments) {
+            /* S = D_q S + L_q over the segments q before this one. */
+            TirValue *init[2] = {S, Z};
+            int ni = f->norm ? 2 : 1;
+            TirOp *fq = tir_for_begin(P_, ci(f, 0), f->seg, ni, init, "q");
+            TirValue *rix = bin(f, TB_ADD, bin(f, TB_MUL, f->bh, f->nseg), fq->iv);
+            TirValue *Dq = tir_ldstate(P_, f->ws, 16, 8, rix, f->rec, dk * dv + dk, dk, dk, f0s[t], 0, NULL, 0, true, "Dq");
+            TirValue *Lq = tir_ldstate(P_, f->ws, 16, f->BV, rix, f->rec, 0, dk, dv, f0s[t], 0, f->v0, 0, false, "Lq");
+            TirEx *scale = tx_un(P_, TX_EXP, tx_slot(P_, Dq, 0));
+            TirValue *S2 = tir_map(P_, fq->carried[0], f0s[t], 0, NULL, 0,
+                                   tx_bin(P_, TX_ADD, tmul(f, tx_x(P_), scale), tx_frag(P_, Lq)), "S");
+            TirValue *ys[2] = {S2, NULL};
+            if (f->norm) {
+                TirValue *Lz = tir_ldstate(P_, f->ws, 16, 8, rix, f->rec, dk * dv, dk, dk, f0s[t], 0, NULL, 0, true, "Lz");
+                ys[1] = tir_map(P_, fq->carried[1], f0s[t], 0, NULL, 0,
+                                tx_bin(P_, TX_ADD, tmul(f, tx_x(P_), scale), tx_frag(P_, Lz)), "Z");
+            }
+            tir_for_end(P_, ys);
+            S = fq->results[0];
+            if (f->norm) Z = fq->results[1];
+        }
+        vals[n++] = S;
+        if (f->norm) vals[n++] = Z;
+        if (split_state) vals[n++] = Dt;
+    }
+    if (f->WA > 0) {
+        /* S_prev of chunk 0 for the output warps. */
+        for (int t = 0; t < per; t++) {
+            if (owns[t]) tir_if_begin(P_, owns[t], 0, NULL);
+            tir_sts(P_, vals[t * per_tile], f->Scopy, ci(f, 1), f0s[t], 0, NULL, 0);
+            if (f->norm) tir_sts(P_, vals[t * per_tile + 1], f->Scopy, ci(f, 1), f0s[t], 0, NULL, f->BV);
+            if (owns[t]) tir_if_end(P_, NULL);
+        }
+    }
+    TirOp *loop = tir_for_begin(P_, ci(f, 0), bin(f, TB_SUB, f->c_hi, f->c_lo), n, vals, "i");
+    TirValue *i = loop->iv;
+    TirValue *c = bin(f, TB_ADD, f->c_lo, i);
+    TirValue *buf = chunk_top(f, i, c, PART_B);
+    TirValue *kb = f->kring ? buf : NULL, *vb = f->vring ? buf : NULL;
+    TirValue *sbuf = bini(f, TB_REM, i, 2);
+    TirValue *ys[3 * MAX_STATE_TILES];
+    for (int t = 0; t < per; t++) {
+        TirValue **cur = &loop->carried[t * per_tile];
+        TirOp *iff = owns[t] ? tir_if_begin(P_, owns[t], per_tile, cur) : NULL;
+        TirValue *S = state_update(f, cur[0], kb, vb, f0s[t], 0);
+        TirValue *tile_ys[3] = {S, NULL, NULL};
+        int k = 1;
+        if (f->norm) tile_ys[k++] = state_update(f, cur[1], kb, vb, f0s[t], f->BV);
+        if (split_state) tile_ys[k++] = decay_total(f, cur[per_tile - 1], f0s[t]);
+        if (f->WA > 0) {
+            tir_sts(P_, S, f->Scopy, sbuf, f0s[t], 0, NULL, 0);
+            if (f->norm) tir_sts(P_, tile_ys[1], f->Scopy, sbuf, f0s[t], 0, NULL, f->BV);
+        }
+        if (iff) {
+            tir_if_end(P_, tile_ys);
+            for (int j = 0; j < per_tile; j++) ys[t * per_tile + j] = iff->results[j];
+        } else {
+            for (int j = 0; j < per_tile; j++) ys[t * per_tile + j] = tile_ys[j];
+        }
+    }
+    tir_for_end(P_, ys);
+    /* The final state, or the segment's record. */
+    tir_at(P_, v->loc);
+    for (int t = 0; t < per; t++) {
+        TirValue **res = &loop->results[t * per_tile];
+        if (owns[t]) tir_if_begin(P_, owns[t], 0, NULL);
+        if (split_state) {
+            TirValue *rix = bin(f, TB_ADD, bin(f, TB_MUL, f->bh, f->nseg), f->seg);
+            tir_ststate(P_, res[0], f->BV, f->ws, rix, f->rec, 0, dk, dv, f0s[t], 0, f->v0, 0, false);
+            if (f->norm) tir_ststate(P_, res[1], 8, f->ws, rix, f->rec, dk * dv, dk, dk, f0s[t], 0, NULL, 0, true);
+            TirOp *first = tir_if_begin(P_, bin(f, TB_EQ, f->v0, ci(f, 0)), 0, NULL);
+            (void)first;
+            tir_ststate(P_, res[per_tile - 1], 8, f->ws, rix, f->rec, dk * dv + dk, dk, dk, f0s[t], 0, NULL, 0, true);
+            tir_if_end(P_, NULL);
+        } else {
+            /* Only the last segment holds the final state. */
+            TirValue *last = bin(f, TB_EQ, bini(f, TB_ADD, f->seg, 1), f->nseg);
+            tir_if_begin(P_, last, 0, NULL);
+            tir_ststate(P_, res[0], f->BV, f->sfin, f->bh, dk * dv, 0, dk, dv, f0s[t], 0, f->v0, 0, false);
+            if (f->norm) {
+                TirOp *first = tir_if_begin(P_, bin(f, TB_EQ, f->v0, ci(f, 0)), 0, NULL);
+                (void)first;
+                tir_ststate(P_, res[1], 8, f->zfin, f->bh, dk, 0, dk, dk, f0s[t], 0, NULL, 0, true);
+                tir_if_end(P_, NULL);
+            }
+            tir_if_end(P_, NULL);
+        }
+        if (owns[t]) tir_if_end(P_, NULL);
+    }
+}
+
+/* ------------------------------------------------------------------------
+ * The kernel
+ * ------------------------------------------------------------------------ */
+
+KernelConfig kernel_config_default(const Variant *v)
+{
+    KernelConfig kc = {v->tune.tile[KNOB_CHUNK], v->tune.tile[KNOB_SUBCHUNK], v->tune.tile[KNOB_BLOCK_K],
+                       v->tune.tile[KNOB_BLOCK_V], v->tune.tile[KNOB_WARPS], v->tune.tile[KNOB_STAGES]};
+    return kc;
+}
+
+const char *fwd_kind_name(FwdKind k)
+{
+    static const char *const s[] = {"full", "split_state", "split_out"};
+    return s[k];
+}
+
+static void params(Fwd *f)
+{
+    const Variant *v = f->v;
+    char shape[96];
+    f->in = arena_alloc(P_->a, sizeof(TirValue *) * (size_t)(v->ninputs + 1));
     for (int i = 0; i < v->ninputs; i++) {
-        cg->in_args[i] = LLVMGetParam(cg->fn, (unsigned)i);
-        LLVMSetValueName2(cg->in_args[i], v->inputs[i]->name, strlen(v->inputs[i]->name));
+        const Symbol *y = v->inputs[i];
+        switch (y->layout) {
+        case LAYOUT_TOKEN: snprintf(shape, sizeof shape, "[B, T, H]"); break;
+        case LAYOUT_TOKEN_VEC: snprintf(shape, sizeof shape, "[B, T, H, %d]", y->cols); break;
+        case LAYOUT_HEAD: snprintf(shape, sizeof shape, "[H]"); break;
+        case LAYOUT_HEAD_VEC: snprintf(shape, sizeof shape, "[H, %d]", y->cols); break;
+        case LAYOUT_HEAD_MAT: snprintf(shape, sizeof shape, "[H, %d, %d]", y->rows, y->cols); break;
+        case LAYOUT_SHARED_VEC: snprintf(shape, sizeof shape, "[%d]", y->cols); break;
+        case LAYOUT_SHARED_MAT: snprintf(shape, sizeof shape, "[%d, %d]", y->rows, y->cols); break;
+        }
+        int gcols = y->layout == LAYOUT_TOKEN ? 1 : y->cols;
+        f->in[i] = tir_param_gmem(P_, y->name, y, elem_of(y->dtype), gcols, shape, false);
     }
-    f->o = LLVMGetParam(cg->fn, (unsigned)v->ninputs);
-    f->s0 = LLVMGetParam(cg->fn, (unsigned)v->ninputs + 1);
-    f->sfin = LLVMGetParam(cg->fn, (unsigned)v->ninputs + 2);
-    cg->B = LLVMGetParam(cg->fn, (unsigned)np - 3);
-    cg->T = LLVMGetParam(cg->fn, (unsigned)np - 2);
-    cg->H = LLVMGetParam(cg->fn, (unsigned)np - 1);
-    f->q = cg->in_args[v->query->sym->index];
-    f->k = cg->in_args[v->key->sym->index];
-    f->vv = cg->in_args[v->value->sym->index];
-
-    LLVMBasicBlockRef entry = LLVMAppendBasicBlockInContext(cg->ctx, cg->fn, "entry");
-    LLVMPositionBuilderAtEnd(B_, entry);
-    f->tid = cg_sreg(cg, "tid.x");
-    f->lane = LLVMBuildAnd(B_, f->tid, i32(f, 31), "lane");
-    f->warp = LLVMBuildLShr(B_, f->tid, i32(f, 5), "warp");
-    f->g = LLVMBuildLShr(B_, f->lane, i32(f, 2), "g");
-    f->c = LLVMBuildAnd(B_, f->lane, i32(f, 3), "c");
-    LLVMValueRef bh = cg_sreg(cg, "ctaid.y");
-    f->b = LLVMBuildUDiv(B_, bh, cg->H, "b");
-    f->h = LLVMBuildURem(B_, bh, cg->H, "h");
-    f->v0 = mulc(f, cg_sreg(cg, "ctaid.x"), f->bv);
-    f->nch = LLVMBuildUDiv(B_, addc(f, cg->T, C - 1), i32(f, C), "nch");
-    CgScalarEnv uenv = {f->b, f->h, NULL, arena_alloc(cg->a, sizeof(LLVMValueRef) * (size_t)(v->nlets + 1))};
-    f->scale = cg_scalar(cg, v->scale, &uenv);
-    if (f->decay == DECAY_PER_HEAD) f->gamma = cg_scalar(cg, v->decay_expr, &uenv);
-
-    /* Warps with no state tile (dk < 64) still compute outputs. */
-    f->S = cg_regs(cg, f->mt_w * (f->bv / 8) * 4, "state");
-    for (int i = 0; i < f->S.n; i++) cg_reg_set(cg, f->S, i, cg_f32(cg, 0));
-    /* With fewer 16-row state tiles than warps (dk < 64), warps >= dk/16 own
-     * none; fwd_supported guarantees whole groups of W tiles otherwise. */
-    LLVMValueRef has_tiles = lt(f, f->warp, i32(f, f->dk / 16));
-    LLVMBasicBlockRef m0 = cg_if_begin(cg, has_tiles, "own");
-    state_io(f, true);
-    write_state_smem(f);
-    cg_if_end(cg, m0);
-    issue_loads(f, i32(f, 0), i32(f, 0));
-
-    LLVMBasicBlockRef loop = LLVMAppendBasicBlockInContext(cg->ctx, cg->fn, "chunk");
-    LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(cg->ctx, cg->fn, "done");
-    LLVMBasicBlockRef pre = LLVMGetInsertBlock(B_);
-    LLVMBuildCondBr(B_, lt(f, i32(f, 0), f->nch), loop, done);
-    LLVMPositionBuilderAtEnd(B_, loop);
-    LLVMValueRef ch = LLVMBuildPhi(B_, cg->t_i32, "ch");
-    LLVMValueRef stage = mulc(f, LLVMBuildAnd(B_, ch, i32(f, 1), ""), f->stage_bytes);
-    LLVMValueRef next = addc(f, ch, 1);
-    cg_barrier(cg); /* the other stage and S are free */
-    LLVMValueRef more = lt(f, next, f->nch);
-    LLVMBasicBlockRef mp = cg_if_begin(cg, more, "prefetch");
-    issue_loads(f, next, mulc(f, LLVMBuildAnd(B_, next, i32(f, 1), ""), f->stage_bytes));
-    cg_cp_async_wait(cg, 1);
-    LLVMBasicBlockRef after = LLVMAppendBasicBlockInContext(cg->ctx, cg->fn, "waited");
-    LLVMBuildBr(B_, after);
-    LLVMPositionBuilderAtEnd(B_, mp);
-    cg_cp_async_wait(cg, 0);
-    LLVMBuildBr(B_, after);
-    LLVMPositionBuilderAtEnd(B_, after);
-    cg_barrier(cg); /* chunk ch is in shared memory */
-    fragment_bases(f, stage);
-    if (f->decay != DECAY_NONE) {
-        decay_scan(f, ch);
-        cg_barrier(cg);
+    snprintf(shape, sizeof shape, "[B, T, H, %d]", f->dv);
+    f->o = tir_param_gmem(P_, "o", NULL, elem_of(f->io), f->dv, shape, false);
+    snprintf(shape, sizeof shape, "[B, H, %d, %d]", f->dk, f->dv);
+    f->s0 = tir_param_gmem(P_, "s0", NULL, TE_F32, f->dv, shape, true);
+    f->sfin = tir_param_gmem(P_, "s_final", NULL, TE_F32, f->dv, shape, true);
+    if (f->norm) {
+        snprintf(shape, sizeof shape, "[B, H, %d]", f->dk);
+        f->z0 = tir_param_gmem(P_, "z0", NULL, TE_F32, f->dk, shape, true);
+        f->zfin = tir_param_gmem(P_, "z_final", NULL, TE_F32, f->dk, shape, true);
     }
-    chunk_output(f, ch, stage);
-    cg_barrier(cg); /* everyone has read S */
-    LLVMBasicBlockRef m1 = cg_if_begin(cg, has_tiles, "own");
-    chunk_state(f, stage);
-    write_state_smem(f);
-    cg_if_end(cg, m1);
-    LLVMBasicBlockRef latch = LLVMGetInsertBlock(B_);
-    LLVMBuildCondBr(B_, more, loop, done);
-    LLVMValueRef inc_v[2] = {i32(f, 0), next};
-    LLVMBasicBlockRef inc_b[2] = {pre, latch};
-    LLVMAddIncoming(ch, inc_v, inc_b, 2);
+    f->B = tir_param_i32(P_, "B");
+    f->T = tir_param_i32(P_, "T");
+    f->H = tir_param_i32(P_, "H");
+    if (f->kind != FWD_FULL) {
+        snprintf(shape, sizeof shape, "[B, H, segments, %d]", f->rec);
+        f->ws = tir_param_gmem(P_, "ws", NULL, TE_F32, f->rec, shape, false);
+        f->seglen = tir_param_i32(P_, "seglen");
+    }
+}
 
-    LLVMPositionBuilderAtEnd(B_, done);
-    LLVMBasicBlockRef m2 = cg_if_begin(cg, has_tiles, "own");
-    state_io(f, false);
-    cg_if_end(cg, m2);
-    LLVMBuildRetVoid(B_);
+TirProgram *tmpl_fwd(const Variant *v, const KernelConfig *kc, FwdKind kind, Arena *a, Diags *d,
+                     KernelInfo *info)
+{
+    if (!fwd_supported(v, kc, d)) return NULL;
+    Fwd fs, *f = &fs;
+    memset(f, 0, sizeof *f);
+    f->v = v;
+    f->kc = kc;
+    f->kind = kind;
+    f->d = d;
+    f->C = kc->chunk;
+    f->dk = v->dk;
+    f->dkp = round_up(v->dk, 16);
+    f->dv = v->dv;
+    f->BV = kc->block_v;
+    f->NS = kc->stages;
+    f->W = kc->warps;
+    f->norm = v->normalize;
+    f->io = io_dtype(v);
+    f->op = elem_of(f->io) == TE_F32 ? TE_SPLIT : elem_of(f->io);
+    f->nmt = f->dkp / 16;
+    if (kind == FWD_SPLIT_STATE) {
+        f->WA = 0;
+        f->WB = f->W;
+    } else {
+        f->WA = f->W / 2;
+        f->WB = f->W - f->WA;
+    }
+    f->rec = f->dk * f->dv + 2 * f->dk;
+    /* The fp32 state lives in the state warps' registers: beyond 96 floats
+     * a thread (128 x 64 over 4 warps is 64) ptxas spills. */
+    int per_thread = f->dkp * (f->BV + (f->norm ? 8 : 0)) / (32 * f->WB);
+    if (per_thread > STATE_FLOATS_MAX) {
+        diag_error(d, v->loc,
+                   "block_v = %d with warps = %d leaves %d floats of the %d x %d state to each thread of "
+                   "the %d state warps; at most %d fit in registers: use more warps or a smaller block_v",
+                   f->BV, f->W, per_thread, f->dk, f->BV, f->WB, STATE_FLOATS_MAX);
+        return NULL;
+    }
+    char name[96];
+    snprintf(name, sizeof name, "lac_%s_fwd%s%s", v->name, kind == FWD_FULL ? "" : "_",
+             kind == FWD_FULL ? "" : fwd_kind_name(kind));
+    f->p = tir_program_new(a, v, name, f->W * 32);
+    params(f);
 
-    info->threads = THREADS;
-    info->smem_bytes = f->smem_bytes;
-    info->block_v = f->bv;
-    info->chunk = C;
+    /* Operand tiles: staged as they are, or row maps into one buffer. */
+    f->qin = direct_input(v->query);
+    f->kin = direct_input(v->key);
+    f->vin = direct_input(v->value);
+    TirElem ope = f->op;
+    f->qring = f->qin && elem_of(f->qin->dtype) == ope && f->qin->cols % 8 == 0;
+    f->kring = f->kin && elem_of(f->kin->dtype) == ope && f->kin->cols % 8 == 0;
+    f->vring = f->vin && elem_of(f->vin->dtype) == ope && f->vin->cols % 8 == 0;
+    if (kind == FWD_SPLIT_STATE) f->qring = true; /* no query at all */
+    tir_at(P_, v->loc);
+    if (kind != FWD_SPLIT_STATE) {
+        if (f->qring) f->Qop = stage_input(f, f->qin, false, f->dkp)->tile;
+        else stage_reads(f, v->query, false);
+    }
+    if (f->kring) f->Kop = stage_input(f, f->kin, false, f->dkp)->tile;
+    else stage_reads(f, v->key, false);
+    if (f->vring) f->Vop = stage_input(f, f->vin, true, f->BV)->tile;
+    else stage_reads(f, v->value, true);
+    if (v->decay_expr) stage_reads(f, v->decay_expr, false);
+    if (kind != FWD_SPLIT_STATE && !f->qring) f->Qop = tir_smem(P_, "qf", ope, 1, f->C, f->dkp, 8);
+    if (!f->kring) f->Kop = tir_smem(P_, "kf", ope, 1, f->C, f->dkp, 8);
+    if (!f->vring) f->Vop = tir_smem(P_, "vf", ope, 1, f->C, f->BV + (f->norm ? 8 : 0), 8);
+    if (v->decay == DECAY_PER_TOKEN || v->decay == DECAY_PER_HEAD) f->bvec = tir_smem(P_, "b", TE_F32, 1, 1, f->C, 0);
+    if (v->decay == DECAY_PER_KEY) f->Bt = tir_smem(P_, "B", TE_F32, 1, f->C, f->dkp, 8);
+    if (f->WA > 0) {
+        f->Scopy = tir_smem(P_, "Sc", ope, 2, f->dkp, f->BV + (f->norm ? 8 : 0), 8);
+        f->ostage = tir_smem(P_, "ostage", elem_of(f->io), f->WA, 16, f->BV, 16 / dtype_size(f->io));
+    }
+
+    /* Who and where. */
+    f->tid = tir_sreg(P_, "tid.x");
+    f->warp = tir_bin(P_, TB_DIV, f->tid, ci(f, 32), "warp");
+    f->bh = tir_sreg(P_, "ctaid.y");
+    f->b = tir_bin(P_, TB_DIV, f->bh, f->H, "b");
+    f->h = tir_bin(P_, TB_REM, f->bh, f->H, "h");
+    f->v0 = tir_bin(P_, TB_MUL, tir_sreg(P_, "ctaid.x"), ci(f, f->BV), "v0");
+    TirValue *nch = tir_bin(P_, TB_DIV, bini(f, TB_ADD, f->T, f->C - 1), ci(f, f->C), "nch");
+    if (kind == FWD_FULL) {
+        f->seg = ci(f, 0);
+        f->nseg = ci(f, 1);
+        f->c_lo = ci(f, 0);
+        f->c_hi = nch;
+    } else {
+        f->seg = tir_sreg(P_, "ctaid.z");
+        f->nseg = tir_sreg(P_, "nctaid.z");
+        TirValue *cps = tir_bin(P_, TB_DIV, f->seglen, ci(f, f->C), "cps");
+        f->c_lo = tir_bin(P_, TB_MUL, f->seg, cps, "c_lo");
+        f->c_hi = tir_bin(P_, TB_MIN, bin(f, TB_ADD, f->c_lo, cps), nch, "c_hi");
+    }
+    if (kind != FWD_SPLIT_STATE) {
+        tir_at(P_, v->scale->loc);
+        TirEnv env[1024];
+        int n = env_of(f, v->scale, false, NULL, env);
+        f->scale = v->scale->type.known ? tir_f32(P_, v->scale->type.value)
+                                        : tir_la_scalar(P_, v->scale, env, n, f->b, f->h, "scale");
+    }
+    tir_at(P_, v->loc);
+    if (f->norm) {
+        /* The ones of the normalizer, once for every buffer. */
+        tir_fill(P_, f->Vop, f->BV, f->BV + 8, 1.0);
+    }
+    /* The prologue: chunks c_lo .. c_lo + NS - 2. */
+    for (int s = 0; s + 1 < f->NS; s++) {
+        TirValue *c = bini(f, TB_ADD, f->c_lo, s);
+        tir_if_begin(P_, bin(f, TB_LT, c, f->c_hi), 0, NULL);
+        issue_chunk(f, c, ci(f, s), PART_ALL);
+        tir_if_end(P_, NULL);
+        tir_commit(P_);
+    }
+    if (f->WA > 0) {
+        tir_if_begin(P_, bin(f, TB_LT, f->warp, ci(f, f->WA)), 0, NULL);
+        role_output(f);
+        tir_else(P_, NULL);
+        role_state(f);
+        tir_if_end(P_, NULL);
+    } else {
+        role_state(f);
+    }
+    tir_layout_smem(P_);
+
+    memset(info, 0, sizeof *info);
+    snprintf(info->name, sizeof info->name, "%s", name);
+    info->threads = f->W * 32;
+    info->smem_bytes = P_->smem_bytes;
+    info->block_v = f->BV;
+    info->chunk = f->C;
     info->dk = f->dk;
     info->dv = f->dv;
-    info->io = DT_BF16;
-    return true;
+    info->io = f->io;
+    info->norm = f->norm;
+    info->kind = kind;
+    info->config = *kc;
+    return P_;
 }

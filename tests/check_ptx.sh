@@ -1,55 +1,111 @@
 #!/usr/bin/env bash
-# check_ptx.sh LAC REPO_ROOT: `lac compile` for every example the code
-# generator supports, for sm_80 and sm_90a; ptxas must accept each kernel with
-# no spills, and the PTX must use the tensor cores (mma.sync, ldmatrix) and
-# asynchronous copies. Examples it does not support yet must fail with a
-# located "does not support" error (never a crash). Skips (77) without ptxas.
+# check_ptx.sh LAC REPO_ROOT [--defaults]: `lac compile` for every example of
+# dsl_examples/ at every configuration of its tuning space (the cartesian
+# product of the sets `lac dump --ast` prints; --defaults: the default
+# configuration only), for sm_80 and sm_90a. Each PTX holds three kernels
+# (the state on chip, the split's two passes); ptxas must accept each with no
+# spills, and the PTX must use the tensor cores (mma.sync, ldmatrix) and
+# cp.async. A configuration that does not fit a target's shared memory must
+# be refused by lac with that reason (the autotuner prunes it); every example
+# must compile for each target at some configuration. Skips (77) without ptxas.
 set -uo pipefail
 lac=$1
 root=$2
+mode=${3:-}
 ptxas=$(command -v ptxas || echo /usr/local/cuda/bin/ptxas)
 if [ ! -x "$ptxas" ]; then
   echo "SKIP: no ptxas (install the CUDA toolkit)"
   exit 77
 fi
-supported="linear retnet lightning simple_gla"
-unsupported="linear_elu gla based cosformer hedgehog mamba2"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-pass=0
-fail=0
-ok() { echo "PASS: $*"; pass=$((pass + 1)); }
-bad() { echo "FAIL: $*"; fail=$((fail + 1)); }
-for name in $supported; do
-  for arch in sm_80 sm_90a; do
-    out=$tmp/$name.$arch.ptx
-    if ! "$lac" compile "$root/dsl_examples/$name.la" -o "$out" --arch "$arch" 2>"$tmp/err"; then
-      bad "$name $arch: lac compile failed: $(cat "$tmp/err")"
-      continue
-    fi
-    info=$("$ptxas" -arch="$arch" -v "$out" -o "$tmp/out.cubin" 2>&1) || { bad "$name $arch: ptxas rejected it: $info"; continue; }
-    regs=$(printf '%s\n' "$info" | sed -n 's/.*Used \([0-9]*\) registers.*/\1/p' | head -1)
-    if printf '%s\n' "$info" | grep -q ' [1-9][0-9]* bytes spill'; then
-      bad "$name $arch: spills: $(printf '%s\n' "$info" | grep spill)"
-    elif ! grep -q 'mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32' "$out"; then
-      bad "$name $arch: no mma.sync in the PTX"
-    elif ! grep -q 'ldmatrix.sync.aligned' "$out" || ! grep -q 'cp.async.cg.shared.global' "$out"; then
-      bad "$name $arch: no ldmatrix or cp.async in the PTX"
-    elif ! head -1 "$out" | grep -q '^// lac-kernel name=lac_'"$name"'_fwd threads=128 smem=[0-9]* '; then
-      bad "$name $arch: the lac-kernel line is missing or malformed: $(head -1 "$out")"
+jobs=$(nproc 2>/dev/null || echo 2)
+
+# configs NAME: one "--set k=v ..." line per configuration of the tuning space
+# (--defaults: one empty line, the default configuration).
+configs() {
+  local f=$root/dsl_examples/$1.la sets=() line k vals
+  while IFS= read -r line; do
+    k=$(sed -E 's/^  ([a-z_]+) = ([0-9]+) in \{(.*)\}$/\1/' <<< "$line")
+    if [ "$mode" = --defaults ]; then
+      vals=$(sed -E 's/^  ([a-z_]+) = ([0-9]+) in \{(.*)\}$/\2/' <<< "$line")
     else
-      ok "$name $arch: $regs registers, no spills, $(grep -c mma.sync "$out") mma.sync"
+      vals=$(sed -E 's/^  ([a-z_]+) = ([0-9]+) in \{(.*)\}$/\3/' <<< "$line" | tr -d ' ' | tr ',' ' ')
+    fi
+    # A setting without a tuning set keeps its default (written or not).
+    [ "$(wc -w <<< "$vals")" -gt 1 ] || [ "$mode" = --defaults ] || continue
+    [ "$mode" = --defaults ] && continue
+    sets+=("$k:$vals")
+  done < <("$lac" dump --ast "$f" | grep -E '^  (chunk|subchunk|block_k|block_v|warps|stages) = ')
+  local out=("")
+  for s in "${sets[@]}"; do
+    local next=()
+    for prefix in "${out[@]}"; do
+      for v in ${s#*:}; do next+=("$prefix --set ${s%%:*}=$v"); done
+    done
+    out=("${next[@]}")
+  done
+  printf '%s\n' "${out[@]}"
+}
+
+# one NAME ARCH SETS: compile and assemble; prints one PASS/FAIL/PRUNED line.
+one() {
+  local name=$1 arch=$2 sets=$3 id
+  id=$(echo "$name $arch $sets" | md5sum | cut -c1-12)
+  local ptx=$tmp/$id.ptx err=$tmp/$id.err
+  # shellcheck disable=SC2086
+  if ! "$lac" compile "$root/dsl_examples/$name.la" -o "$ptx" --arch "$arch" $sets 2> "$err"; then
+    if grep -q "bytes of shared memory per thread block; $arch allows" "$err"; then
+      echo "PRUNED: $name $arch [$sets]: does not fit $arch's shared memory"
+    else
+      echo "FAIL: $name $arch [$sets]: lac compile: $(head -1 "$err")"
+    fi
+    return
+  fi
+  local info
+  if ! info=$("$ptxas" -arch="$arch" -v "$ptx" -o "$tmp/$id.cubin" 2>&1); then
+    echo "FAIL: $name $arch [$sets]: ptxas rejected it: $(printf '%s\n' "$info" | head -3)"
+    return
+  fi
+  local kernels regs
+  kernels=$(grep -c '^// lac-kernel name=lac_'"$name"'_fwd' "$ptx")
+  regs=$(printf '%s\n' "$info" | sed -n 's/.*Used \([0-9]*\) registers.*/\1/p' | tr '\n' ' ')
+  if printf '%s\n' "$info" | grep -q ' [1-9][0-9]* bytes spill'; then
+    echo "FAIL: $name $arch [$sets]: spills: $(printf '%s\n' "$info" | grep -B3 ' [1-9][0-9]* bytes spill' | grep -o "entry function '[a-z_0-9]*'" | tr '\n' ' ')"
+  elif [ "$kernels" -ne 3 ]; then
+    echo "FAIL: $name $arch [$sets]: $kernels lac-kernel lines, expected 3 (full, split_state, split_out)"
+  elif ! grep -q 'mma.sync.aligned.m16n8k16.row.col.f32.\(bf16.bf16\|f16.f16\).f32' "$ptx"; then
+    echo "FAIL: $name $arch [$sets]: no mma.sync in the PTX"
+  elif ! grep -q 'ldmatrix.sync.aligned' "$ptx" || ! grep -q 'cp.async.cg.shared.global' "$ptx"; then
+    echo "FAIL: $name $arch [$sets]: no ldmatrix or cp.async in the PTX"
+  else
+    echo "PASS: $name $arch [$sets]: registers $regs, no spills"
+  fi
+}
+export -f one
+export lac root tmp ptxas
+
+list=$tmp/list
+for f in "$root"/dsl_examples/*.la; do
+  name=$(basename "$f" .la)
+  while IFS= read -r sets; do
+    for arch in sm_80 sm_90a; do printf '%s\t%s\t%s\n' "$name" "$arch" "$sets"; done
+  done < <(configs "$name")
+done > "$list"
+tr '\n' '\0' < "$list" | xargs -0 -P "$jobs" -I{} bash -c 'IFS=$'"'"'\t'"'"' read -r n a s <<< "{}"; one "$n" "$a" "$s"' > "$tmp/results"
+sort "$tmp/results"
+pass=$(grep -c '^PASS' "$tmp/results")
+fail=$(grep -c '^FAIL' "$tmp/results")
+pruned=$(grep -c '^PRUNED' "$tmp/results")
+# Every example compiles for each target at some configuration.
+for f in "$root"/dsl_examples/*.la; do
+  name=$(basename "$f" .la)
+  for arch in sm_80 sm_90a; do
+    if ! grep -q "^PASS: $name $arch " "$tmp/results"; then
+      echo "FAIL: $name $arch: no configuration compiles"
+      fail=$((fail + 1))
     fi
   done
 done
-for name in $unsupported; do
-  "$lac" compile "$root/dsl_examples/$name.la" -o "$tmp/x.ptx" 2>"$tmp/err"
-  rc=$?
-  if [ "$rc" -eq 1 ] && grep -q "^dsl_examples/$name.la:[0-9]*:[0-9]*: error: the code generator does not support\|$name.la:[0-9]*:[0-9]*: error: the code generator" "$tmp/err"; then
-    ok "$name: not supported yet, said plainly ($(head -1 "$tmp/err" | cut -d: -f4- | cut -c1-70)...)"
-  else
-    bad "$name: expected exit 1 with a located 'the code generator does not support' error, got $rc: $(head -3 "$tmp/err")"
-  fi
-done
-echo "$pass passed, $fail failed"
+echo "$pass passed, $fail failed, $pruned pruned (shared memory)"
 [ "$fail" -eq 0 ]

@@ -8,6 +8,10 @@
 #       with warnings only passes the check). stdout is ignored. A line
 #       `# args: ...` in the .la adds command-line arguments (for --set).
 #
+#   run.sh LAC tir /abs/tests/golden/tir/NAME.la
+#       cd to the file's folder, run `LAC dump --tir NAME.la` (plus a
+#       `# args: ...` line's arguments), compare stdout with NAME.tir.
+#
 #   run.sh LAC tokens|ast /abs/dsl_examples/NAME.la EXPECTED
 #       cd to the repository root (the parent of dsl_examples), run
 #       `LAC dump --tokens|--ast dsl_examples/NAME.la`, compare stdout with
@@ -83,6 +87,26 @@ check)
   compare "$expected" "$tmp/err" "stderr of lac check $base"
   if [ "$rc" -ne "$want" ]; then
     echo "FAIL: $name: lac check exited with $rc, expected $want" >&2
+    exit 1
+  fi
+  ;;
+tir)
+  [ $# -eq 3 ] || usage
+  dir=$(cd "$(dirname "$src")" && pwd)
+  base=$(basename "$src")
+  name=${base%.la}.tir
+  expected=$dir/${base%.la}.tir
+  [ -f "$expected" ] || { echo "FAIL: $name: missing expected file $expected" >&2; exit 1; }
+  args=()
+  line=$(grep -m1 -a '^# args: ' "$src" || true)
+  [ -z "$line" ] || read -r -a args <<<"${line#\# args: }"
+  cd "$dir"
+  run_lac dump --tir ${args[@]+"${args[@]}"} "$base"
+  check_crash
+  compare "$expected" "$tmp/out" "stdout of lac dump --tir $base"
+  if [ "$rc" -ne 0 ]; then
+    echo "FAIL: $name: lac dump exited with $rc, expected 0" >&2
+    cat "$tmp/err" >&2
     exit 1
   fi
   ;;

@@ -1,61 +1,90 @@
 #!/usr/bin/env bash
-# run_fwd.sh LAC LAC_GPU_FWD REPO_ROOT [ARCH]: the GPU test of the forward
-# kernels. For every example the code generator supports, at several head
-# dims (--set K=, V=) and block sizes: `lac compile`, then `lac_gpu_fwd`
-# against the float64 reference on fresh random inputs with poisoned outputs,
-# shapes with T = 1 and T not a multiple of the chunk, with an initial state
-# and the final state checked. Exit 77 (skip) without a GPU.
+# run_fwd.sh LAC LAC_GPU_FWD REPO_ROOT [ARCH] [--quick]: the GPU test of the
+# forward kernels. For every example, at several head dims (--set K=, V=),
+# dtypes (the file with bf16 replaced) and tuning configurations (--set
+# block_v=, warps=, stages=): `lac compile`, then `lac_gpu_fwd` against the
+# float64 reference on fresh random inputs with poisoned outputs, at shapes
+# with T = 1 and T not a multiple of the chunk, with an initial state and the
+# final state checked, for both schedules (the state on chip, and the
+# sequence split in 3 segments). Exit 77 (skip) without a GPU.
 set -uo pipefail
 lac=$1
 gpu=$2
 root=$3
 arch=${4:-sm_90a}
+quick=${5:-}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 pass=0
 fail=0
-examples="linear retnet lightning simple_gla"
-dims=("K=128 V=128 block_v=64" "K=128 V=128 block_v=32" "K=64 V=64 block_v=64" "K=64 V=128 block_v=128" "K=32 V=48 block_v=32" "K=16 V=16 block_v=16")
-shapes="1,1,1 2,300,4 1,64,3 3,129,2"
 seed=1
-for name in $examples; do
-  for d in "${dims[@]}"; do
-    # block_v is a tile setting, not a param: pass it through a copy of the file.
-    bv=${d##*block_v=}
-    src=$tmp/$name.la
-    sed -E "s/^(\s*)tile .*/\1tile chunk = 64, block_v = $bv;/; s/^(\s*)tune .*//" "$root/dsl_examples/$name.la" > "$src"
-    psets=()
-    for kv in $d; do case $kv in block_v=*) ;; *) psets+=(--set "$kv") ;; esac; done
-    ptx=$tmp/$name.ptx
-    if ! "$lac" compile "$src" -o "$ptx" --arch "$arch" "${psets[@]}" 2> "$tmp/err"; then
-      echo "FAIL: $name [$d]: lac compile: $(cat "$tmp/err")"
+# example | dtype | --set list (params and tile settings) | shapes
+cases=(
+  "linear|bf16||1,1,1 2,300,4 3,129,2"
+  "linear|bf16|warps=8 block_v=64|2,300,4 1,64,3"
+  "linear|bf16|warps=8 block_v=64 stages=3|2,300,4"
+  "linear|bf16|warps=4 block_v=32 stages=1|3,129,2"
+  "linear|bf16|K=64 V=128 block_v=64|2,300,4 1,1,1"
+  "linear|bf16|K=32 V=48 block_v=48|2,300,4"
+  "linear|bf16|K=16 V=16 block_v=16|3,129,2"
+  "linear|bf16|K=256 V=64 block_v=32|2,300,4"
+  "linear|f16|block_v=64|2,300,4 1,1,1"
+  "linear|f32|block_v=32 stages=1|2,300,4"
+  "retnet|bf16||2,300,4 1,1,1"
+  "retnet|bf16|block_v=64 stages=3|3,129,2"
+  "lightning|bf16||2,300,4"
+  "simple_gla|bf16||2,300,4 1,1,1"
+  "simple_gla|bf16|block_v=64|3,129,2"
+  "simple_gla|f16||2,300,4"
+  "gla|bf16||2,300,4 1,1,1"
+  "gla|bf16|warps=8|3,129,2"
+  "gla|f16|warps=8|2,300,4"
+  "mamba2|bf16||2,300,4 1,1,1"
+  "mamba2|bf16|block_v=64 stages=3|3,129,2"
+  "linear_elu|bf16||2,300,4 1,1,1"
+  "linear_elu|bf16|block_v=64|3,129,2"
+  "cosformer|bf16||2,300,4"
+  "based|bf16||2,300,4"
+  "hedgehog|bf16||2,300,4"
+)
+if [ "$quick" = "--quick" ]; then cases=("${cases[0]}" "${cases[10]}" "${cases[13]}" "${cases[16]}" "${cases[21]}"); fi
+for c in "${cases[@]}"; do
+  IFS='|' read -r name dtype sets shapes <<< "$c"
+  src=$tmp/$name.$dtype.la
+  sed "s/\bbf16\b/$dtype/g" "$root/dsl_examples/$name.la" > "$src"
+  psets=()
+  for kv in $sets; do psets+=(--set "$kv"); done
+  ptx=$tmp/$name.ptx
+  if ! "$lac" compile "$src" -o "$ptx" --arch "$arch" "${psets[@]}" 2> "$tmp/err"; then
+    echo "FAIL: $name $dtype [$sets]: lac compile: $(head -3 "$tmp/err")"
+    fail=$((fail + 1))
+    continue
+  fi
+  vdim=$(sed -n 's/.* dv=\([0-9]*\) .*/\1/p' "$ptx" | head -1)
+  for shape in $shapes; do
+    seed=$((seed + 1))
+    # The relative L2 error is a statistic: over fewer than 1024 output
+    # values (T = 1, one head, small V) its spread alone can pass the bar,
+    # so there the elementwise bound |x - r| <= atol + rtol |r| decides.
+    IFS=, read -r sb st sh <<< "$shape"
+    l2=()
+    if [ $((sb * st * sh * vdim)) -lt 1024 ]; then l2=(--max-rel-l2 1); fi
+    "$gpu" "$src" --ptx "$ptx" --shape "$shape" --seed "$seed" --segments 3 --initial-state --final-state \
+      "${l2[@]}" "${psets[@]}" > "$tmp/out" 2>&1
+    rc=$?
+    errs=$(grep -o 'rel_l2 [0-9.e+-]*' "$tmp/out" | awk '{print $2}' | tr '\n' ' ')
+    if [ "$rc" -eq 77 ]; then
+      cat "$tmp/out"
+      echo "SKIP: no GPU"
+      exit 77
+    elif [ "$rc" -eq 0 ]; then
+      echo "PASS: $name $dtype [$sets] shape $shape: rel_l2 (o, s, [z]) per schedule: $errs"
+      pass=$((pass + 1))
+    else
+      echo "FAIL: $name $dtype [$sets] shape $shape (exit $rc):"
+      sed 's/^/    /' "$tmp/out" | grep -v '^    kernel \|^    device\|^    ptx:\|^    reference:' | head -30
       fail=$((fail + 1))
-      continue
     fi
-    vdim=$(sed -n 's/.* dv=\([0-9]*\) .*/\1/p' "$ptx" | head -1)
-    for shape in $shapes; do
-      seed=$((seed + 1))
-      # The relative L2 error is a statistic: over fewer than 1024 output
-      # values (T = 1, one head, small V) its spread alone can pass 3e-3, so
-      # there the elementwise bound |x - r| <= atol + rtol |r| decides.
-      IFS=, read -r sb st sh <<< "$shape"
-      l2=()
-      if [ $((sb * st * sh * vdim)) -lt 1024 ]; then l2=(--max-rel-l2 1); fi
-      "$gpu" "$src" --ptx "$ptx" --shape "$shape" --seed "$seed" --initial-state --final-state "${l2[@]}" "${psets[@]}" > "$tmp/out" 2>&1
-      rc=$?
-      if [ "$rc" -eq 77 ]; then
-        cat "$tmp/out"
-        echo "SKIP: no GPU"
-        exit 77
-      elif [ "$rc" -eq 0 ]; then
-        echo "PASS: $name [$d] shape $shape: $(grep -m1 -o 'rel_l2 [^ ]*\|relative L2 [^,]*' "$tmp/out" | head -1)"
-        pass=$((pass + 1))
-      else
-        echo "FAIL: $name [$d] shape $shape (exit $rc):"
-        sed 's/^/    /' "$tmp/out" | head -40
-        fail=$((fail + 1))
-      fi
-    done
   done
 done
 echo "$pass passed, $fail failed"

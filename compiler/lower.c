@@ -1,0 +1,1376 @@
+/*
+ * lower.c: the tile IR to LLVM IR, through the helpers of codegen_llvm.c.
+ *
+ * Every TirValue becomes LLVM values: a scalar one value, a fragment an
+ * array of registers in the mma.sync m16n8k16 layouts (lac_internal.h, tile
+ * IR), a shared tile a byte offset in the dynamic shared memory, a global
+ * tensor a kernel parameter. Regions become basic blocks; carried values and
+ * the results of `if` become phi nodes, one per register.
+ *
+ * Two choices keep the register count of the kernels down:
+ *   - Shared-memory addresses are a per-region base made opaque to LLVM
+ *     (cg_opaque_i32) plus a constant. Otherwise LLVM hoists every ldmatrix
+ *     and copy address out of the chunk loop, about 80 live registers.
+ *   - MMA operands may come straight from shared memory: the lowering loads
+ *     each 16x16 block with ldmatrix right before the mma.sync that uses it
+ *     (and applies the operand's transform in between), so a whole operand
+ *     is never live in registers.
+ * Stores of outputs go through a per-warp shared tile so that each thread
+ * writes 16 contiguous bytes.
+ */
+#include <string.h>
+
+#include "codegen.h"
+
+typedef struct LVal {
+    LLVMValueRef v;  /* scalars, pointers */
+    LLVMValueRef *r; /* fragment registers */
+    int nr;
+} LVal;
+
+/* A cached opaque base address, valid in the region (scope) that made it. */
+typedef struct BaseEnt {
+    int tile, buf, row0, col0, pattern, plane;
+    LLVMValueRef base;
+} BaseEnt;
+
+typedef struct Scope {
+    BaseEnt *e;
+    int n, cap;
+} Scope;
+
+enum { MAX_SCOPES = 96 };
+
+typedef struct Low {
+    Cg *cg;
+    const TirProgram *p;
+    LVal *vals;
+    LLVMValueRef *params;
+    LLVMValueRef tid, lane, warp, g, c; /* the thread's place: lane = 4 g + c */
+    LLVMValueRef pat_r[2], pat_c[2];     /* ldmatrix lane patterns P0, P1 */
+    Scope scopes[MAX_SCOPES];
+    int nscope;
+    const TirOp *yield; /* the yield that ended the block just lowered */
+} Low;
+
+#define B_ (L->cg->b)
+
+static LLVMValueRef ci(Low *L, long long x) { return cg_i32(L->cg, x); }
+static LLVMValueRef cf(Low *L, double x) { return cg_f32(L->cg, x); }
+static LLVMValueRef add(Low *L, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildAdd(B_, a, b, ""); }
+static LLVMValueRef mul(Low *L, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildMul(B_, a, b, ""); }
+static LLVMValueRef addc(Low *L, LLVMValueRef a, long long x) { return x ? add(L, a, ci(L, x)) : a; }
+static LLVMValueRef mulc(Low *L, LLVMValueRef a, long long x) { return mul(L, a, ci(L, x)); }
+static LLVMValueRef slt(Low *L, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildICmp(B_, LLVMIntSLT, a, b, ""); }
+static LLVMValueRef sext(Low *L, LLVMValueRef a) { return LLVMBuildSExt(B_, a, L->cg->t_i64, ""); }
+static LLVMValueRef fmul(Low *L, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildFMul(B_, a, b, ""); }
+
+/* ------------------------------------------------------------------------
+ * Values
+ * ------------------------------------------------------------------------ */
+
+static LLVMValueRef vi(Low *L, const TirValue *x)
+{
+    if (!x) return NULL;
+    if (x->is_const) return x->type == TT_F32 ? cf(L, x->cval) : ci(L, (long long)x->cval);
+    LLVMValueRef v = L->vals[x->id].v;
+    LAC_ASSERT(v != NULL);
+    return v;
+}
+
+/* An i32 operand that may be absent (0). */
+static LLVMValueRef vi0(Low *L, const TirValue *x) { return x ? vi(L, x) : ci(L, 0); }
+
+static LLVMValueRef *regs(Low *L, const TirValue *x)
+{
+    LAC_ASSERT(x->type == TT_FRAG && L->vals[x->id].r != NULL);
+    return L->vals[x->id].r;
+}
+
+static int frag_nregs(const TirValue *x)
+{
+    switch (x->role) {
+    case TR_ACC: return x->rows / 16 * (x->cols / 8) * 4;
+    case TR_A: return x->rows / 16 * (x->cols / 16) * 4 * (x->elem == TE_SPLIT ? 2 : 1);
+    case TR_B: return x->rows / 16 * (x->cols / 8) * 2 * (x->elem == TE_SPLIT ? 2 : 1);
+    }
+    return 0;
+}
+
+static LLVMValueRef *regs_new(Low *L, int n)
+{
+    return arena_alloc(L->cg->a, sizeof(LLVMValueRef) * (size_t)(n ? n : 1));
+}
+
+static void set_frag(Low *L, const TirValue *x, LLVMValueRef *r)
+{
+    L->vals[x->id].r = r;
+    L->vals[x->id].nr = frag_nregs(x);
+}
+
+static int acc_index(const TirValue *f, int mt, int nt, int e) { return (mt * (f->cols / 8) + nt) * 4 + e; }
+
+static int a_index(const TirValue *f, int mt, int kt, int r, int plane)
+{
+    int per = f->rows / 16 * (f->cols / 16) * 4;
+    return plane * per + (mt * (f->cols / 16) + kt) * 4 + r;
+}
+
+/* ------------------------------------------------------------------------
+ * Shared memory addressing
+ * ------------------------------------------------------------------------ */
+
+static int planes(const TirValue *t) { return t->elem == TE_SPLIT ? 2 : 1; }
+static int ebytes(const TirValue *t) { return tir_elem_bytes(t->elem); }
+static int plane_bytes(const TirValue *t) { return t->rows * t->stride * ebytes(t); }
+static int buf_bytes(const TirValue *t) { return planes(t) * plane_bytes(t); }
+
+static void scope_push(Low *L)
+{
+    LAC_ASSERT(L->nscope < MAX_SCOPES);
+    Scope *s = &L->scopes[L->nscope++];
+    s->n = 0;
+}
+
+static void scope_pop(Low *L) { L->nscope--; }
+
+static int vid(const TirValue *x)
+{
+    if (!x) return -1;
+    if (x->is_const) return -1000 - (int)x->cval; /* constants are keyed by value */
+    return x->id;
+}
+
+enum { PAT_NONE = -1, PAT_ACC = 2 };
+
+/* The thread's byte offset in `t`: buffer `buf`, plane, origin (row0, col0)
+ * and its lane's part of the access pattern (P0, P1: ldmatrix rows; PAT_ACC:
+ * row g, column 2c of an accumulator; PAT_NONE: none), behind an opaque move. */
+static LLVMValueRef smem_base(Low *L, const TirValue *t, const TirValue *buf, const TirValue *row0,
+                              const TirValue *col0, int pattern, int plane)
+{
+    int key[6] = {t->id, vid(buf), vid(row0), vid(col0), pattern, plane};
+    for (int s = L->nscope - 1; s >= 0; s--)
+        for (int i = 0; i < L->scopes[s].n; i++) {
+            BaseEnt *e = &L->scopes[s].e[i];
+            if (e->tile == key[0] && e->buf == key[1] && e->row0 == key[2] && e->col0 == key[3] &&
+                e->pattern == key[4] && e->plane == key[5])
+                return e->base;
+        }
+    int eb = ebytes(t);
+    LLVMValueRef x = ci(L, t->offset + plane * plane_bytes(t));
+    if (buf) x = add(L, x, mulc(L, vi(L, buf), buf_bytes(t)));
+    if (row0) x = add(L, x, mulc(L, vi(L, row0), (long long)t->stride * eb));
+    if (col0) x = add(L, x, mulc(L, vi(L, col0), eb));
+    if (pattern == 0 || pattern == 1)
+        x = add(L, x, mulc(L, add(L, mulc(L, L->pat_r[pattern], t->stride), L->pat_c[pattern]), eb));
+    else if (pattern == PAT_ACC)
+        x = add(L, x, mulc(L, add(L, mulc(L, L->g, t->stride), mulc(L, L->c, 2)), eb));
+    LLVMValueRef base = cg_opaque_i32(L->cg, x);
+    Scope *s = &L->scopes[L->nscope - 1];
+    if (s->n == s->cap) {
+        int cap = s->cap ? s->cap * 2 : 16;
+        BaseEnt *ne = arena_alloc(L->cg->a, sizeof(BaseEnt) * (size_t)cap);
+        if (s->n) memcpy(ne, s->e, sizeof(BaseEnt) * (size_t)s->n);
+        s->e = ne;
+        s->cap = cap;
+    }
+    BaseEnt *e = &s->e[s->n++];
+    e->tile = key[0];
+    e->buf = key[1];
+    e->row0 = key[2];
+    e->col0 = key[3];
+    e->pattern = key[4];
+    e->plane = key[5];
+    e->base = base;
+    return base;
+}
+
+/* Element (row, col) of buffer buf of t, plane 0, as an i32 byte offset (no caching). */
+static LLVMValueRef smem_elem(Low *L, const TirValue *t, LLVMValueRef buf, LLVMValueRef row, LLVMValueRef col,
+                              int plane)
+{
+    int eb = ebytes(t);
+    LLVMValueRef x = ci(L, t->offset + plane * plane_bytes(t));
+    if (buf) x = add(L, x, mulc(L, buf, buf_bytes(t)));
+    return add(L, x, mulc(L, add(L, mulc(L, row, t->stride), col), eb));
+}
+
+static LLVMValueRef sptr(Low *L, LLVMValueRef off) { return cg_smem_at(L->cg, off); }
+
+static LLVMValueRef load_f32_smem(Low *L, const TirValue *t, LLVMValueRef buf, LLVMValueRef row, LLVMValueRef col)
+{
+    Cg *cg = L->cg;
+    LLVMValueRef p = sptr(L, smem_elem(L, t, buf, row, col, 0));
+    switch (t->elem) {
+    case TE_F32: return LLVMBuildLoad2(B_, cg->t_f32, p, "");
+    case TE_BF16: return LLVMBuildFPExt(B_, LLVMBuildLoad2(B_, cg->t_bf16, p, ""), cg->t_f32, "");
+    case TE_F16: return LLVMBuildFPExt(B_, LLVMBuildLoad2(B_, LLVMHalfTypeInContext(cg->ctx), p, ""), cg->t_f32, "");
+    case TE_SPLIT: {
+        LLVMValueRef hi = LLVMBuildFPExt(B_, LLVMBuildLoad2(B_, cg->t_bf16, p, ""), cg->t_f32, "");
+        LLVMValueRef p1 = sptr(L, smem_elem(L, t, buf, row, col, 1));
+        LLVMValueRef lo = LLVMBuildFPExt(B_, LLVMBuildLoad2(B_, cg->t_bf16, p1, ""), cg->t_f32, "");
+        return LLVMBuildFAdd(B_, hi, lo, "");
+    }
+    }
+    return NULL;
+}
+
+/* ------------------------------------------------------------------------
+ * Elementwise expressions
+ * ------------------------------------------------------------------------ */
+
+typedef struct ExCtx {
+    LLVMValueRef x, row, col;
+    int mt, nt, e; /* the element's slot in an ACC fragment (SLOT, FRAG), or mt < 0 */
+} ExCtx;
+
+static LLVMValueRef ex_eval(Low *L, const TirEx *e, const ExCtx *k)
+{
+    Cg *cg = L->cg;
+    switch (e->kind) {
+    case TX_X: return k->x;
+    case TX_ROW: return k->row;
+    case TX_COL: return k->col;
+    case TX_CONST: return cf(L, e->num);
+    case TX_ICONST: return ci(L, e->ival);
+    case TX_SCALAR: return vi(L, e->val);
+    case TX_VEC:
+        return load_f32_smem(L, e->val, e->buf ? vi(L, e->buf) : NULL, ci(L, 0), ex_eval(L, e->a, k));
+    case TX_MAT:
+        return load_f32_smem(L, e->val, e->buf ? vi(L, e->buf) : NULL, ex_eval(L, e->a, k), ex_eval(L, e->b, k));
+    case TX_SLOT:
+        LAC_ASSERT(k->mt >= 0);
+        return regs(L, e->val)[acc_index(e->val, k->mt, e->ival, k->e)];
+    case TX_FRAG:
+        LAC_ASSERT(k->mt >= 0);
+        return regs(L, e->val)[acc_index(e->val, k->mt, k->nt, k->e)];
+    case TX_NEG: return LLVMBuildFNeg(B_, ex_eval(L, e->a, k), "");
+    case TX_EXP: return cg_exp(cg, ex_eval(L, e->a, k));
+    default: break;
+    }
+    LLVMValueRef a = ex_eval(L, e->a, k), b = e->b ? ex_eval(L, e->b, k) : NULL;
+    switch (e->kind) {
+    case TX_ADD: return LLVMBuildFAdd(B_, a, b, "");
+    case TX_SUB: return LLVMBuildFSub(B_, a, b, "");
+    case TX_MUL: return LLVMBuildFMul(B_, a, b, "");
+    case TX_DIV: return LLVMBuildFDiv(B_, a, b, "");
+    case TX_MAX: {
+        LLVMTypeRef p[2] = {cg->t_f32, cg->t_f32};
+        LLVMValueRef args[2] = {a, b};
+        return cg_call(cg, "llvm.maxnum.f32", cg->t_f32, p, args, 2);
+    }
+    case TX_MIN: {
+        LLVMTypeRef p[2] = {cg->t_f32, cg->t_f32};
+        LLVMValueRef args[2] = {a, b};
+        return cg_call(cg, "llvm.minnum.f32", cg->t_f32, p, args, 2);
+    }
+    case TX_IADD: return add(L, a, b);
+    case TX_ILE: return LLVMBuildICmp(B_, LLVMIntSLE, a, b, "");
+    case TX_ILT: return LLVMBuildICmp(B_, LLVMIntSLT, a, b, "");
+    case TX_FGT: return LLVMBuildFCmp(B_, LLVMRealOGT, a, b, "");
+    case TX_AND: return LLVMBuildAnd(B_, a, b, "");
+    case TX_OR: return LLVMBuildOr(B_, a, b, "");
+    case TX_SELECT: return LLVMBuildSelect(B_, a, b, ex_eval(L, e->c, k), "");
+    default: break;
+    }
+    LAC_ASSERT(0 && "ex_eval: unknown expression");
+    return NULL;
+}
+
+/* ------------------------------------------------------------------------
+ * Uniform branches over register arrays
+ * ------------------------------------------------------------------------ */
+
+typedef struct Guard {
+    LLVMBasicBlockRef pre, merge;
+    LLVMValueRef *saved;
+    int n;
+} Guard;
+
+static void guard_begin(Low *L, Guard *G, LLVMValueRef cond, LLVMValueRef *r, int n)
+{
+    Cg *cg = L->cg;
+    G->pre = LLVMGetInsertBlock(B_);
+    LLVMBasicBlockRef then = LLVMAppendBasicBlockInContext(cg->ctx, cg->fn, "g");
+    G->merge = LLVMAppendBasicBlockInContext(cg->ctx, cg->fn, "g.end");
+    LLVMBuildCondBr(B_, cond, then, G->merge);
+    LLVMPositionBuilderAtEnd(B_, then);
+    G->n = n;
+    G->saved = regs_new(L, n);
+    if (n) memcpy(G->saved, r, sizeof(LLVMValueRef) * (size_t)n);
+    scope_push(L);
+}
+
+static void guard_end(Low *L, Guard *G, LLVMValueRef *r)
+{
+    scope_pop(L);
+    LLVMBasicBlockRef then_end = LLVMGetInsertBlock(B_);
+    LLVMBuildBr(B_, G->merge);
+    LLVMPositionBuilderAtEnd(B_, G->merge);
+    for (int i = 0; i < G->n; i++) {
+        if (r[i] == G->saved[i]) continue;
+        LLVMValueRef phi = LLVMBuildPhi(B_, LLVMTypeOf(r[i]), "");
+        LLVMValueRef vs[2] = {r[i], G->saved[i]};
+        LLVMBasicBlockRef bs[2] = {then_end, G->pre};
+        LLVMAddIncoming(phi, vs, bs, 2);
+        r[i] = phi;
+    }
+}
+
+/* ------------------------------------------------------------------------
+ * MMA
+ * ------------------------------------------------------------------------ */
+
+/* The logical origin of an operand view (row, col), as i32. */
+static void view_origin(Low *L, const TirOperand *o, LLVMValueRef *oi, LLVMValueRef *oj)
+{
+    LLVMValueRef r = addc(L, vi0(L, o->row0), o->roff), c = addc(L, vi0(L, o->col0), o->coff);
+    if (o->trans) {
+        *oi = c;
+        *oj = r;
+    } else {
+        *oi = r;
+        *oj = c;
+    }
+}
+
+/* Apply an operand's transform to one packed register (two elements at
+ * logical (row, col0) and (row, col0 + 1) when pair_cols, else (row0, col)
+ * and (row0 + 1, col)). Split operands are combined, transformed and split
+ * again. */
+static void transform_pair(Low *L, const TirOperand *o, TirElem elem, LLVMValueRef *hi, LLVMValueRef *lo,
+                           LLVMValueRef row, LLVMValueRef col, bool pair_cols)
+{
+    Cg *cg = L->cg;
+    LLVMValueRef x0, x1;
+    cg_unpack(cg, elem, *hi, &x0, &x1);
+    if (elem == TE_SPLIT) {
+        LLVMValueRef l0, l1;
+        cg_unpack(cg, elem, *lo, &l0, &l1);
+        x0 = LLVMBuildFAdd(B_, x0, l0, "");
+        x1 = LLVMBuildFAdd(B_, x1, l1, "");
+    }
+    ExCtx k0 = {x0, row, col, -1, 0, 0};
+    ExCtx k1 = {x1, pair_cols ? row : addc(L, row, 1), pair_cols ? addc(L, col, 1) : col, -1, 0, 0};
+    x0 = ex_eval(L, o->xf, &k0);
+    x1 = ex_eval(L, o->xf, &k1);
+    if (elem == TE_SPLIT) cg_split_bf16(cg, x0, x1, hi, lo);
+    else *hi = cg_pack(cg, elem, x0, x1);
+}
+
+/* A operand block (mt, kt): out[plane][4]. */
+static void load_a(Low *L, const TirOperand *o, int mt, int kt, LLVMValueRef out[2][4])
+{
+    const TirValue *v = o->v;
+    int np = planes(v);
+    if (v->type == TT_FRAG) {
+        LLVMValueRef *r = regs(L, v);
+        for (int pl = 0; pl < np; pl++)
+            for (int i = 0; i < 4; i++) out[pl][i] = r[a_index(v, mt, kt, i, pl)];
+        return;
+    }
+    int pat = o->trans ? 1 : 0;
+    int m0 = mt * 16, k0 = kt * 16;
+    int sr = o->trans ? k0 : m0, sc = o->trans ? m0 : k0;
+    for (int pl = 0; pl < np; pl++) {
+        LLVMValueRef base = smem_base(L, v, o->buf, o->row0, o->col0, pat, pl);
+        long long off = ((long long)(o->roff + sr) * v->stride + o->coff + sc) * ebytes(v);
+        cg_ldmatrix(L->cg, sptr(L, addc(L, base, off)), 4, o->trans, out[pl]);
+    }
+    if (!o->xf) return;
+    LLVMValueRef oi, oj;
+    view_origin(L, o, &oi, &oj);
+    /* A split operand is transformed as the pair (hi, lo = 0). */
+    TirElem te = o->split ? TE_SPLIT : v->elem;
+    for (int r = 0; r < 4; r++) {
+        /* a_r: row g + 8 (r % 2), columns 2c + 8 (r / 2) and the next */
+        LLVMValueRef row = add(L, oi, addc(L, L->g, m0 + 8 * (r % 2)));
+        LLVMValueRef col = add(L, oj, addc(L, mulc(L, L->c, 2), k0 + 8 * (r / 2)));
+        if (o->split) out[1][r] = ci(L, 0);
+        transform_pair(L, o, te, &out[0][r], te == TE_SPLIT ? &out[1][r] : NULL, row, col, true);
+    }
+}
+
+/* The element type an operand has in the product (split: hi and lo). */
+static TirElem operand_elem(const TirOperand *o) { return o->split ? TE_SPLIT : o->v->elem; }
+
+/* B operand block (kt, n16 block np): out[plane][4] = b0, b1 of n-tile 2np
+ * and of 2np + 1; `half`: only the n-tile 2np (x2), out[plane][0..1]. */
+static void load_b(Low *L, const TirOperand *o, int kt, int np, bool half, LLVMValueRef out[2][4])
+{
+    const TirValue *v = o->v;
+    LAC_ASSERT(v->type == TT_SMEM);
+    int npl = planes(v);
+    int pat = o->trans ? 1 : 0;
+    int k0 = kt * 16, n0 = np * 16;
+    int sr = o->trans ? n0 : k0, sc = o->trans ? k0 : n0;
+    for (int pl = 0; pl < npl; pl++) {
+        LLVMValueRef base = smem_base(L, v, o->buf, o->row0, o->col0, pat, pl);
+        long long off = ((long long)(o->roff + sr) * v->stride + o->coff + sc) * ebytes(v);
+        cg_ldmatrix(L->cg, sptr(L, addc(L, base, off)), half ? 2 : 4, !o->trans, out[pl]);
+    }
+    if (!o->xf) return;
+    LLVMValueRef oi, oj;
+    view_origin(L, o, &oi, &oj);
+    for (int q = 0; q < (half ? 2 : 4); q++) {
+        /* b_r of n-tile 2np + q/2: rows (k) 2c + 8r and the next, column (n) g */
+        int r = q % 2, nt = q / 2;
+        LLVMValueRef row = add(L, oi, addc(L, mulc(L, L->c, 2), k0 + 8 * r));
+        LLVMValueRef col = add(L, oj, addc(L, L->g, n0 + 8 * nt));
+        transform_pair(L, o, v->elem, &out[0][q], npl > 1 ? &out[1][q] : NULL, row, col, false);
+    }
+}
+
+/* c += a * b for one 16x8 tile, with the split products where needed. */
+static void mma_tile(Low *L, TirElem ea, TirElem eb, LLVMValueRef a[2][4], LLVMValueRef b0[2], LLVMValueRef b1[2],
+                     LLVMValueRef c[4])
+{
+    Cg *cg = L->cg;
+    bool sa = ea == TE_SPLIT, sb = eb == TE_SPLIT;
+    TirElem e = (sa || sb) ? TE_BF16 : ea;
+    cg_mma(cg, e, a[0], b0[0], b1[0], c);
+    if (sb) cg_mma(cg, e, a[0], b0[1], b1[1], c);
+    if (sa) cg_mma(cg, e, a[1], b0[0], b1[0], c);
+}
+
+/* One k-step's B block (kt, np) times the A blocks of every m-tile. */
+static void mma_kstep(Low *L, const TirOp *op, int kt, int np, bool half, LLVMValueRef (*ak)[2][4], LLVMValueRef *r)
+{
+    const TirValue *acc = op->args[0];
+    TirElem ea = operand_elem(&op->a), eb = operand_elem(&op->b);
+    LLVMValueRef b[2][4];
+    load_b(L, &op->b, kt, np, half, b);
+    for (int mt = 0; mt < acc->rows / 16; mt++)
+        for (int h = 0; h < (half ? 1 : 2); h++) {
+            int nt = 2 * np + h;
+            LLVMValueRef b0[2] = {b[0][2 * h], b[1][2 * h]}, b1[2] = {b[0][2 * h + 1], b[1][2 * h + 1]};
+            mma_tile(L, ea, eb, ak[mt], b0, b1, &r[acc_index(acc, mt, nt, 0)]);
+        }
+}
+
+/* The k-steps go outermost: an A block is loaded (and transformed) once and
+ * is live only for its k-step. A column limit guards each 16-column block
+ * of a k-step, a k limit the whole k-step; both are warp-uniform branches,
+ * and only the registers they change get phis. */
+static void lower_mma(Low *L, const TirOp *op)
+{
+    const TirValue *acc = op->args[0];
+    int M = acc->rows, N = acc->cols, K = op->ival;
+    int nmt = M / 16, nnt = N / 8, nkt = K / 16, npair = nnt / 2, tail = nnt % 2;
+    int n = frag_nregs(acc);
+    LLVMValueRef *r = regs_new(L, n);
+    memcpy(r, regs(L, acc), sizeof(LLVMValueRef) * (size_t)n);
+    LLVMValueRef nlim = vi(L, op->args[1]), klim = vi(L, op->args[2]);
+    LLVMValueRef (*ak)[2][4] = arena_alloc(L->cg->a, sizeof(*ak) * (size_t)nmt);
+    for (int kt = 0; kt < nkt; kt++) {
+        Guard G;
+        /* Under a column limit, k-step kt is needed only if its first column block is. */
+        if (klim) guard_begin(L, &G, slt(L, ci(L, kt * 16), klim), r, n);
+        for (int mt = 0; mt < nmt; mt++) load_a(L, &op->a, mt, kt, ak[mt]);
+        for (int np = 0; np < npair + tail; np++) {
+            bool half = np == npair;
+            Guard Gn;
+            if (nlim) guard_begin(L, &Gn, slt(L, ci(L, np * 16), nlim), r, n);
+            mma_kstep(L, op, kt, np, half, ak, r);
+            if (nlim) guard_end(L, &Gn, r);
+        }
+        if (klim) guard_end(L, &G, r);
+    }
+    set_frag(L, op->res, r);
+}
+
+/* ------------------------------------------------------------------------
+ * Fragment ops
+ * ------------------------------------------------------------------------ */
+
+/* Logical (row, col) of element e of tile (mt, nt) of an ACC fragment. */
+static void acc_coords(Low *L, LLVMValueRef r0, LLVMValueRef c0, int mt, int nt, int e, LLVMValueRef *row,
+                       LLVMValueRef *col)
+{
+    *row = add(L, r0, addc(L, L->g, mt * 16 + 8 * (e / 2)));
+    *col = add(L, c0, addc(L, mulc(L, L->c, 2), nt * 8 + e % 2));
+}
+
+static void lower_map(Low *L, const TirOp *op)
+{
+    const TirValue *f = op->args[0];
+    int n = frag_nregs(f);
+    LLVMValueRef *in = regs(L, f), *out = regs_new(L, n);
+    LLVMValueRef r0 = addc(L, vi0(L, op->args[1]), op->ival), c0 = addc(L, vi0(L, op->args[2]), op->ival2);
+    for (int mt = 0; mt < f->rows / 16; mt++)
+        for (int nt = 0; nt < f->cols / 8; nt++)
+            for (int e = 0; e < 4; e++) {
+                ExCtx k = {in[acc_index(f, mt, nt, e)], NULL, NULL, mt, nt, e};
+                acc_coords(L, r0, c0, mt, nt, e, &k.row, &k.col);
+                out[acc_index(f, mt, nt, e)] = ex_eval(L, op->ex, &k);
+            }
+    set_frag(L, op->res, out);
+}
+
+/* ACC -> A operand (FlashAttention-2's reuse of the score registers). */
+static void lower_toa(Low *L, const TirOp *op)
+{
+    const TirValue *f = op->args[0], *a = op->res;
+    LLVMValueRef *in = regs(L, f), *out = regs_new(L, frag_nregs(a));
+    for (int mt = 0; mt < f->rows / 16; mt++)
+        for (int kt = 0; kt < f->cols / 16; kt++)
+            for (int q = 0; q < 4; q++) {
+                int nt = 2 * kt + q / 2, e = 2 * (q % 2);
+                LLVMValueRef x0 = in[acc_index(f, mt, nt, e)], x1 = in[acc_index(f, mt, nt, e + 1)];
+                if (a->elem == TE_SPLIT) {
+                    cg_split_bf16(L->cg, x0, x1, &out[a_index(a, mt, kt, q, 0)], &out[a_index(a, mt, kt, q, 1)]);
+                } else {
+                    out[a_index(a, mt, kt, q, 0)] = cg_pack(L->cg, a->elem, x0, x1);
+                }
+            }
+    set_frag(L, a, out);
+}
+
+/* ACC -> a shared tile of the tile's element type. */
+static void lower_sts(Low *L, const TirOp *op)
+{
+    Cg *cg = L->cg;
+    const TirValue *f = op->args[0], *t = op->args[1];
+    LLVMValueRef *in = regs(L, f);
+    int eb = ebytes(t);
+    for (int pl = 0; pl < planes(t); pl++) {
+        LLVMValueRef base = smem_base(L, t, op->args[2], op->args[3], op->args[4], PAT_ACC, pl);
+        for (int mt = 0; mt < f->rows / 16; mt++)
+            for (int nt = 0; nt < f->cols / 8; nt++)
+                for (int h = 0; h < 2; h++) {
+                    LLVMValueRef x0 = in[acc_index(f, mt, nt, 2 * h)], x1 = in[acc_index(f, mt, nt, 2 * h + 1)];
+                    long long off = ((long long)(op->ival + mt * 16 + 8 * h) * t->stride + op->ival2 + nt * 8) * eb;
+                    LLVMValueRef p = sptr(L, addc(L, base, off));
+                    LLVMValueRef v;
+                    if (t->elem == TE_F32) {
+                        LLVMTypeRef v2 = LLVMVectorType(cg->t_f32, 2);
+                        v = LLVMGetUndef(v2);
+                        v = LLVMBuildInsertElement(B_, v, x0, ci(L, 0), "");
+                        v = LLVMBuildInsertElement(B_, v, x1, ci(L, 1), "");
+                    } else if (t->elem == TE_SPLIT) {
+                        LLVMValueRef hi, lo;
+                        cg_split_bf16(cg, x0, x1, &hi, &lo);
+                        v = pl == 0 ? hi : lo;
+                    } else {
+                        v = cg_pack(cg, t->elem, x0, x1);
+                    }
+                    LLVMSetAlignment(LLVMBuildStore(B_, v, p), t->elem == TE_F32 ? 8 : 4);
+                }
+    }
+}
+
+static LLVMValueRef gptr(Low *L, LLVMValueRef base, LLVMValueRef byte_off64)
+{
+    LLVMTypeRef i8 = LLVMInt8TypeInContext(L->cg->ctx);
+    return LLVMBuildGEP2(B_, i8, base, &byte_off64, 1, "");
+}
+
+/* o rows t0 + r, columns c0 + c: through the warp's staging buffer, 16 bytes a thread. */
+static void lower_stg(Low *L, const TirOp *op)
+{
+    Cg *cg = L->cg;
+    const TirValue *f = op->args[0], *o = op->args[1], *stage = op->args[7];
+    LAC_ASSERT(f->rows == 16);
+    LLVMValueRef *in = regs(L, f);
+    int ncols = op->ival, eb = ebytes(stage);
+    /* 1. the fragment into the staging rows, in o's element type */
+    LLVMValueRef sbase = smem_base(L, stage, op->args[8], NULL, NULL, PAT_ACC, 0);
+    for (int nt = 0; nt < ncols / 8; nt++)
+        for (int h = 0; h < 2; h++) {
+            LLVMValueRef x0 = in[acc_index(f, 0, nt, 2 * h)], x1 = in[acc_index(f, 0, nt, 2 * h + 1)];
+            LLVMValueRef p = sptr(L, addc(L, sbase, ((long long)(8 * h) * stage->stride + nt * 8) * eb));
+            if (stage->elem == TE_F32) {
+                LLVMTypeRef v2 = LLVMVectorType(cg->t_f32, 2);
+                LLVMValueRef v = LLVMGetUndef(v2);
+                v = LLVMBuildInsertElement(B_, v, x0, ci(L, 0), "");
+                v = LLVMBuildInsertElement(B_, v, x1, ci(L, 1), "");
+                LLVMSetAlignment(LLVMBuildStore(B_, v, p), 8);
+            } else {
+                LLVMSetAlignment(LLVMBuildStore(B_, cg_pack(cg, stage->elem, x0, x1), p), 4);
+            }
+        }
+    cg_warp_sync(cg);
+    /* 2. rows out to global memory, 16 bytes per thread where the row allows */
+    LLVMValueRef b = vi(L, op->args[2]), t0 = vi(L, op->args[3]), h = vi(L, op->args[4]);
+    LLVMValueRef c0 = vi(L, op->args[5]), T = vi(L, op->args[6]);
+    int gcols = o->gcols;
+    int width = (gcols * eb) % 16 == 0 ? 16 : (gcols * eb) % 8 == 0 ? 8 : (gcols * eb) % 4 == 0 ? 4 : eb;
+    int epc = width / eb, per_row = ncols / epc, total = 16 * per_row;
+    LLVMValueRef rbase = smem_base(L, stage, op->args[8], NULL, NULL, PAT_NONE, 0);
+    /* the row (b, t0, h) in elements, as i64 */
+    LLVMValueRef H = cg->H;
+    LLVMValueRef row0 = LLVMBuildAdd(B_, LLVMBuildMul(B_, sext(L, add(L, mul(L, b, cg->T), t0)), sext(L, H), ""),
+                                     sext(L, h), "");
+    LLVMValueRef tok_stride = LLVMBuildMul(B_, sext(L, H), cg_i64(cg, gcols), ""); /* elements between tokens */
+    LLVMTypeRef vt = width == 16 ? LLVMVectorType(cg->t_i32, 4) : width == 8 ? LLVMVectorType(cg->t_i32, 2)
+                     : width == 4 ? cg->t_i32 : cg->t_i16;
+    for (int q0 = 0; q0 < total; q0 += 32) {
+        LLVMValueRef q = addc(L, L->lane, q0);
+        LLVMValueRef r = LLVMBuildUDiv(B_, q, ci(L, per_row), ""), ch = LLVMBuildURem(B_, q, ci(L, per_row), "");
+        LLVMValueRef col = mulc(L, ch, epc);
+        LLVMValueRef ok = LLVMBuildAnd(B_, slt(L, add(L, t0, r), T), slt(L, add(L, c0, col), ci(L, gcols)), "");
+        if (q0 + 32 > total) ok = LLVMBuildAnd(B_, ok, slt(L, q, ci(L, total)), "");
+        LLVMBasicBlockRef m = cg_if_begin(cg, ok, "st");
+        LLVMValueRef sp = sptr(L, add(L, rbase, mulc(L, add(L, mulc(L, r, stage->stride), col), eb)));
+        LLVMValueRef v = LLVMBuildLoad2(B_, vt, sp, "");
+        LLVMSetAlignment(v, (unsigned)width);
+        LLVMValueRef ge = LLVMBuildAdd(B_, LLVMBuildAdd(B_, LLVMBuildMul(B_, row0, cg_i64(cg, gcols), ""),
+                                                        LLVMBuildMul(B_, sext(L, r), tok_stride, ""), ""),
+                                       sext(L, add(L, c0, col)), "");
+        LLVMValueRef gp = gptr(L, vi(L, o), LLVMBuildMul(B_, ge, cg_i64(cg, eb), ""));
+        LLVMSetAlignment(LLVMBuildStore(B_, v, gp), (unsigned)width);
+        cg_if_end(cg, m);
+    }
+    cg_warp_sync(cg);
+}
+
+/* Records of f32 in global memory (states, normalizers, the split's workspace). */
+static LLVMValueRef rec_index(Low *L, const TirOp *op, LLVMValueRef idx, LLVMValueRef row, LLVMValueRef col,
+                              bool vec)
+{
+    LLVMValueRef base = LLVMBuildAdd(B_, LLVMBuildMul(B_, sext(L, idx), cg_i64(L->cg, op->rec), ""),
+                                     cg_i64(L->cg, op->rec_base), "");
+    LLVMValueRef within = vec ? sext(L, row) : LLVMBuildAdd(B_, LLVMBuildMul(B_, sext(L, row), cg_i64(L->cg, op->ld), ""),
+                                                            sext(L, col), "");
+    return LLVMBuildAdd(B_, base, within, "");
+}
+
+static void lower_ldstate(Low *L, const TirOp *op)
+{
+    Cg *cg = L->cg;
+    const TirValue *f = op->res;
+    int n = frag_nregs(f);
+    LLVMValueRef *r = regs_new(L, n);
+    for (int i = 0; i < n; i++) r[i] = cf(L, 0);
+    LLVMValueRef ptr = vi(L, op->args[0]);
+    LLVMValueRef nonnull = LLVMBuildICmp(B_, LLVMIntNE, LLVMBuildPtrToInt(B_, ptr, cg->t_i64, ""), cg_i64(cg, 0), "");
+    Guard G;
+    guard_begin(L, &G, nonnull, r, n);
+    LLVMValueRef r0 = addc(L, vi0(L, op->args[2]), op->ival), c0 = addc(L, vi0(L, op->args[3]), op->ival2);
+    LLVMValueRef idx = vi(L, op->args[1]);
+    bool vec = op->ival3;
+    for (int mt = 0; mt < f->rows / 16; mt++)
+        for (int nt = 0; nt < f->cols / 8; nt++)
+            for (int e = 0; e < 4; e++) {
+                if (vec && (nt > 0 || e % 2)) {
+                    r[acc_index(f, mt, nt, e)] = r[acc_index(f, mt, 0, e & 2)];
+                    continue;
+                }
+                LLVMValueRef row, col;
+                acc_coords(L, r0, c0, mt, nt, e, &row, &col);
+                LLVMValueRef ok = slt(L, row, ci(L, op->lim_rows));
+                if (!vec) ok = LLVMBuildAnd(B_, ok, slt(L, col, ci(L, op->ld)), "");
+                /* An index clamped in range, then the value selected: no branch per element. */
+                LLVMValueRef ix = rec_index(L, op, idx, LLVMBuildSelect(B_, ok, row, ci(L, 0), ""),
+                                            LLVMBuildSelect(B_, ok, col, ci(L, 0), ""), vec);
+                LLVMValueRef x = LLVMBuildLoad2(B_, cg->t_f32, gptr(L, ptr, LLVMBuildMul(B_, ix, cg_i64(cg, 4), "")), "");
+                r[acc_index(f, mt, nt, e)] = LLVMBuildSelect(B_, ok, x, cf(L, 0), "");
+            }
+    guard_end(L, &G, r);
+    set_frag(L, f, r);
+}
+
+static void lower_ststate(Low *L, const TirOp *op)
+{
+    Cg *cg = L->cg;
+    const TirValue *f = op->args[0];
+    LLVMValueRef *in = regs(L, f);
+    LLVMValueRef ptr = vi(L, op->args[1]);
+    LLVMValueRef nonnull = LLVMBuildICmp(B_, LLVMIntNE, LLVMBuildPtrToInt(B_, ptr, cg->t_i64, ""), cg_i64(cg, 0), "");
+    LLVMBasicBlockRef m = cg_if_begin(cg, nonnull, "st");
+    scope_push(L);
+    LLVMValueRef r0 = addc(L, vi0(L, op->args[3]), op->ival), c0 = addc(L, vi0(L, op->args[4]), op->ival2);
+    LLVMValueRef idx = vi(L, op->args[2]);
+    bool vec = op->ival3;
+    for (int mt = 0; mt < f->rows / 16; mt++)
+        for (int nt = 0; nt < op->ival4 / 8; nt++)
+            for (int e = 0; e < 4; e++) {
+                if (vec && (nt > 0 || e % 2)) continue;
+                LLVMValueRef row, col;
+                acc_coords(L, r0, c0, mt, nt, e, &row, &col);
+                LLVMValueRef ok = slt(L, row, ci(L, op->lim_rows));
+                if (vec) ok = LLVMBuildAnd(B_, ok, LLVMBuildICmp(B_, LLVMIntEQ, L->c, ci(L, 0), ""), "");
+                else ok = LLVMBuildAnd(B_, ok, slt(L, col, ci(L, op->ld)), "");
+                LLVMBasicBlockRef m2 = cg_if_begin(cg, ok, "st.e");
+                LLVMValueRef ix = rec_index(L, op, idx, row, col, vec);
+                LLVMBuildStore(B_, in[acc_index(f, mt, nt, e)], gptr(L, ptr, LLVMBuildMul(B_, ix, cg_i64(cg, 4), "")));
+                cg_if_end(cg, m2);
+            }
+    scope_pop(L);
+    cg_if_end(cg, m);
+}
+
+/* ------------------------------------------------------------------------
+ * Copies
+ * ------------------------------------------------------------------------ */
+
+/* Is the thread among [lo, lo + n)? NULL when every thread is. */
+static LLVMValueRef in_range(Low *L, int lo, int n)
+{
+    if (lo == 0 && n >= L->p->threads) return NULL;
+    LLVMValueRef u = LLVMBuildSub(B_, L->tid, ci(L, lo), "");
+    return LLVMBuildICmp(B_, LLVMIntULT, u, ci(L, n), "");
+}
+
+static void lower_copy(Low *L, const TirOp *op)
+{
+    Cg *cg = L->cg;
+    const TirValue *dst = op->args[0], *src = op->args[2];
+    LLVMValueRef b = vi(L, op->args[3]), t0 = vi(L, op->args[4]), h = vi(L, op->args[5]);
+    LLVMValueRef c0 = vi0(L, op->args[6]), T = vi(L, op->args[7]);
+    int rows = op->ival, cols = op->ival2, drow = op->ival3;
+    int eb = tir_elem_bytes(src->gelem), gcols = src->gcols;
+    int rowbytes = cols * eb;
+    int width = 16;
+    while (width > 4 && (rowbytes % width || (gcols * eb) % width)) width /= 2;
+    bool sync = rowbytes % width || (gcols * eb) % width || width < 4;
+    LLVMValueRef range = in_range(L, op->thr_lo, op->thr_n);
+    LLVMBasicBlockRef mr = range ? cg_if_begin(cg, range, "copy") : NULL;
+    scope_push(L);
+    LLVMValueRef u = op->thr_lo ? LLVMBuildSub(B_, L->tid, ci(L, op->thr_lo), "") : L->tid;
+    if (sync) width = eb;
+    int per_row = rowbytes / width, epc = width / eb, nthr = op->thr_n, total = rows * per_row;
+    /* The chunk's first row (b, t0, h) in bytes, and the bytes between tokens. */
+    LLVMValueRef H = cg->H;
+    LLVMValueRef row_b = LLVMBuildMul(B_,
+                                      LLVMBuildAdd(B_, LLVMBuildMul(B_, sext(L, add(L, mul(L, b, cg->T), t0)), sext(L, H), ""),
+                                                   sext(L, h), ""),
+                                      cg_i64(cg, (long long)gcols * eb), "");
+    LLVMValueRef gbase = gptr(L, vi(L, src), row_b);
+    LLVMValueRef tok = LLVMBuildMul(B_, sext(L, H), cg_i64(cg, (long long)gcols * eb), "");
+    LLVMValueRef dbase = smem_base(L, dst, op->args[1], NULL, NULL, PAT_NONE, 0);
+    bool fixed = nthr % per_row == 0;
+    int apart = fixed ? nthr / per_row : 0;
+    int iters = fixed ? (rows + apart - 1) / apart : (total + nthr - 1) / nthr;
+    LLVMValueRef r_fix = fixed ? LLVMBuildUDiv(B_, u, ci(L, per_row), "") : NULL;
+    LLVMValueRef cc_fix = fixed ? LLVMBuildURem(B_, u, ci(L, per_row), "") : NULL;
+    for (int i = 0; i < iters; i++) {
+        LLVMValueRef r, cc, guard = NULL;
+        if (fixed) {
+            r = addc(L, r_fix, (long long)i * apart);
+            cc = cc_fix;
+            if ((i + 1) * apart > rows) guard = slt(L, r, ci(L, rows));
+        } else {
+            LLVMValueRef q = addc(L, u, (long long)i * nthr);
+            r = LLVMBuildUDiv(B_, q, ci(L, per_row), "");
+            cc = LLVMBuildURem(B_, q, ci(L, per_row), "");
+            if ((i + 1) * nthr > total) guard = slt(L, q, ci(L, total));
+        }
+        LLVMBasicBlockRef mg = guard ? cg_if_begin(cg, guard, "copy.r") : NULL;
+        LLVMValueRef col = mulc(L, cc, epc);
+        LLVMValueRef ok = LLVMBuildAnd(B_, slt(L, add(L, t0, r), T), slt(L, add(L, c0, col), ci(L, gcols)), "");
+        /* Bytes from the chunk's first row: token r, column c0 + col (64-bit:
+         * H tokens of a row may span more than 2 GiB over a chunk). */
+        LLVMValueRef off = LLVMBuildAdd(B_, LLVMBuildMul(B_, sext(L, r), tok, ""), sext(L, mulc(L, add(L, c0, col), eb)), "");
+        off = LLVMBuildSelect(B_, ok, off, cg_i64(cg, 0), "");
+        LLVMValueRef gsrc = gptr(L, gbase, off);
+        LLVMValueRef sdst = sptr(L, add(L, dbase, mulc(L, add(L, mulc(L, addc(L, r, drow), dst->stride), col), eb)));
+        if (sync) {
+            /* rows narrower than 4 bytes: a plain load and store */
+            LLVMTypeRef et = eb == 2 ? cg->t_i16 : cg->t_i32;
+            LLVMBasicBlockRef m1 = cg_if_begin(cg, ok, "ld");
+            LLVMValueRef x = LLVMBuildLoad2(B_, et, gsrc, "");
+            LLVMBuildStore(B_, x, sdst);
+            cg_if_end(cg, m1);
+            LLVMBasicBlockRef m2 = cg_if_begin(cg, LLVMBuildNot(B_, ok, ""), "zero");
+            LLVMBuildStore(B_, LLVMConstInt(et, 0, 0), sdst);
+            cg_if_end(cg, m2);
+        } else {
+            cg_cp_async(cg, sdst, gsrc, width, LLVMBuildSelect(B_, ok, ci(L, width), ci(L, 0), ""));
+        }
+        if (mg) cg_if_end(cg, mg);
+    }
+    scope_pop(L);
+    if (mr) cg_if_end(cg, mr);
+}
+
+static void lower_fill(Low *L, const TirOp *op)
+{
+    Cg *cg = L->cg;
+    const TirValue *t = op->args[0];
+    int lo = op->ival, w = op->ival2 - op->ival, eb = ebytes(t);
+    int per = t->rows * w, total = t->nbuf * planes(t) * per;
+    int threads = L->p->threads;
+    for (int i0 = 0; i0 < total; i0 += threads) {
+        LLVMValueRef q = addc(L, L->tid, i0);
+        LLVMBasicBlockRef m = i0 + threads > total ? cg_if_begin(cg, slt(L, q, ci(L, total)), "fill") : NULL;
+        LLVMValueRef bp = LLVMBuildUDiv(B_, q, ci(L, per), ""), rest = LLVMBuildURem(B_, q, ci(L, per), "");
+        LLVMValueRef r = LLVMBuildUDiv(B_, rest, ci(L, w), ""), c = addc(L, LLVMBuildURem(B_, rest, ci(L, w), ""), lo);
+        /* bp = buffer * planes + plane; the lo plane of a split 1.0 is 0. */
+        LLVMValueRef off = add(L, ci(L, t->offset), mulc(L, bp, plane_bytes(t)));
+        off = add(L, off, mulc(L, add(L, mulc(L, r, t->stride), c), eb));
+        LLVMValueRef p = sptr(L, off);
+        LLVMValueRef x;
+        if (t->elem == TE_F32) x = cf(L, op->fval);
+        else if (t->elem == TE_F16) x = LLVMBuildFPTrunc(B_, cf(L, op->fval), LLVMHalfTypeInContext(cg->ctx), "");
+        else x = LLVMBuildFPTrunc(B_, cf(L, op->fval), cg->t_bf16, "");
+        if (t->elem == TE_SPLIT) {
+            LLVMValueRef lo_plane = LLVMBuildICmp(B_, LLVMIntEQ, LLVMBuildURem(B_, bp, ci(L, 2), ""), ci(L, 1), "");
+            x = LLVMBuildSelect(B_, lo_plane, LLVMConstReal(cg->t_bf16, 0), x, "");
+        }
+        LLVMBuildStore(B_, x, p);
+        if (m) cg_if_end(cg, m);
+    }
+}
+
+/* ------------------------------------------------------------------------
+ * .la expressions: loaders over the staged tiles and global memory
+ * ------------------------------------------------------------------------ */
+
+typedef struct LaCtx {
+    Low *L;
+    const TirOp *op;
+    LLVMValueRef row;  /* the chunk row (i32) */
+    LLVMValueRef c0;   /* global channel of local channel 0 (value blocks), or NULL */
+    LLVMValueRef h;
+} LaCtx;
+
+static const TirEnv *env_find(const TirOp *op, const Symbol *y)
+{
+    for (int i = 0; i < op->nenv; i++)
+        if (op->env[i].input == y) return &op->env[i];
+    return NULL;
+}
+
+static LLVMValueRef gload_f32(Low *L, const TirValue *g, LLVMValueRef idx64)
+{
+    Cg *cg = L->cg;
+    int eb = tir_elem_bytes(g->gelem);
+    LLVMValueRef p = gptr(L, vi(L, g), LLVMBuildMul(B_, idx64, cg_i64(cg, eb), ""));
+    switch (g->gelem) {
+    case TE_F32: return LLVMBuildLoad2(B_, cg->t_f32, p, "");
+    case TE_F16: return LLVMBuildFPExt(B_, LLVMBuildLoad2(B_, LLVMHalfTypeInContext(cg->ctx), p, ""), cg->t_f32, "");
+    default: return LLVMBuildFPExt(B_, LLVMBuildLoad2(B_, cg->t_bf16, p, ""), cg->t_f32, "");
+    }
+}
+
+static LLVMValueRef la_load(void *ctxp, const Symbol *y, int j, LLVMValueRef jr)
+{
+    LaCtx *x = ctxp;
+    Low *L = x->L;
+    const TirEnv *en = env_find(x->op, y);
+    LAC_ASSERT(en != NULL);
+    LLVMValueRef col = j >= 0 ? ci(L, j) : jr;
+    if (en->tile) {
+        if (y->layout == LAYOUT_TOKEN) col = ci(L, 0);
+        return load_f32_smem(L, en->tile, en->buf ? vi(L, en->buf) : NULL, x->row, col);
+    }
+    LLVMValueRef gc = x->c0 ? add(L, x->c0, col) : col;
+    switch (y->layout) {
+    case LAYOUT_HEAD: return gload_f32(L, en->gmem, sext(L, x->h));
+    case LAYOUT_HEAD_VEC: return gload_f32(L, en->gmem, sext(L, add(L, mulc(L, x->h, y->cols), gc)));
+    case LAYOUT_SHARED_VEC: return gload_f32(L, en->gmem, sext(L, gc));
+    default: break;
+    }
+    LAC_ASSERT(0 && "la_load: a token input that is not staged");
+    return NULL;
+}
+
+static LLVMValueRef la_load_mat(void *ctxp, const Symbol *y, LLVMValueRef i, int j)
+{
+    LaCtx *x = ctxp;
+    Low *L = x->L;
+    const TirEnv *en = env_find(x->op, y);
+    LAC_ASSERT(en != NULL && !en->tile);
+    LLVMValueRef ij = add(L, mulc(L, i, y->cols), ci(L, j));
+    if (y->layout == LAYOUT_HEAD_MAT) ij = add(L, mulc(L, x->h, y->rows * y->cols), ij);
+    return gload_f32(L, en->gmem, sext(L, ij));
+}
+
+static void la_env(Low *L, LaCtx *x, CgLaEnv *env, const TirOp *op, LLVMValueRef b, LLVMValueRef h, LLVMValueRef t)
+{
+    x->L = L;
+    x->op = op;
+    x->h = h;
+    env->b = b;
+    env->h = h;
+    env->t = t;
+    env->load = la_load;
+    env->load_mat = la_load_mat;
+    env->ctx = x;
+    env->memo = NULL;
+}
+
+static void lower_la_scalar(Low *L, const TirOp *op)
+{
+    LaCtx x = {0};
+    CgLaEnv env;
+    la_env(L, &x, &env, op, vi(L, op->args[0]), vi(L, op->args[1]), NULL);
+    L->vals[op->res->id].v = cg_la(L->cg, op->la, 0, NULL, &env);
+}
+
+/* Per-token decay, its inclusive prefix sum over the chunk: one warp. */
+static void lower_scan_token(Low *L, const TirOp *op)
+{
+    Cg *cg = L->cg;
+    const TirValue *vec = op->args[0];
+    LLVMValueRef b = vi(L, op->args[1]), h = vi(L, op->args[2]), t0 = vi(L, op->args[3]), T = vi(L, op->args[4]);
+    int C = vec->cols, per = C / 32;
+    LAC_ASSERT(C % 32 == 0 && per <= 8);
+    LLVMValueRef mine = LLVMBuildICmp(B_, LLVMIntEQ, L->warp, ci(L, op->thr_lo / 32), "");
+    LLVMBasicBlockRef m = cg_if_begin(cg, mine, "scan");
+    scope_push(L);
+    LLVMValueRef d[8], run = NULL;
+    for (int q = 0; q < per; q++) {
+        LLVMValueRef r = addc(L, mulc(L, L->lane, per), q);
+        LLVMValueRef t = add(L, t0, r);
+        LLVMValueRef ok = slt(L, t, T);
+        LaCtx x = {0};
+        CgLaEnv env;
+        la_env(L, &x, &env, op, b, h, t);
+        x.row = r;
+        LLVMValueRef v = LLVMBuildSelect(B_, ok, cg_la(cg, op->la, 0, NULL, &env), cf(L, 0), "");
+        run = run ? LLVMBuildFAdd(B_, run, v, "") : v;
+        d[q] = run;
+    }
+    LLVMValueRef s = run;
+    for (int off = 1; off < 32; off *= 2) {
+        LLVMValueRef y = cg_shfl_up_f32(cg, s, off);
+        LLVMValueRef use = LLVMBuildICmp(B_, LLVMIntSGE, L->lane, ci(L, off), "");
+        s = LLVMBuildFAdd(B_, s, LLVMBuildSelect(B_, use, y, cf(L, 0), ""), "");
+    }
+    LLVMValueRef excl = LLVMBuildFSub(B_, s, run, "");
+    for (int q = 0; q < per; q++) {
+        LLVMValueRef r = addc(L, mulc(L, L->lane, per), q);
+        LLVMBuildStore(B_, LLVMBuildFAdd(B_, excl, d[q], ""), sptr(L, smem_elem(L, vec, NULL, ci(L, 0), r, 0)));
+    }
+    scope_pop(L);
+    cg_if_end(cg, m);
+}
+
+/* Per-key decay: inclusive prefix sums down the rows, one column a thread. */
+static void lower_scan_key(Low *L, const TirOp *op)
+{
+    Cg *cg = L->cg;
+    const TirValue *tile = op->args[0];
+    LLVMValueRef b = vi(L, op->args[1]), h = vi(L, op->args[2]), t0 = vi(L, op->args[3]), T = vi(L, op->args[4]);
+    int C = tile->rows, cols = op->ival, nthr = op->thr_n;
+    LLVMValueRef range = in_range(L, op->thr_lo, nthr);
+    LLVMBasicBlockRef mr = range ? cg_if_begin(cg, range, "scan") : NULL;
+    scope_push(L);
+    LLVMValueRef u = op->thr_lo ? LLVMBuildSub(B_, L->tid, ci(L, op->thr_lo), "") : L->tid;
+    for (int i = 0; i * nthr < cols; i++) {
+        LLVMValueRef j = addc(L, u, (long long)i * nthr);
+        LLVMBasicBlockRef mj = (i + 1) * nthr > cols ? cg_if_begin(cg, slt(L, j, ci(L, cols)), "scan.j") : NULL;
+        LLVMValueRef acc = cf(L, 0);
+        for (int r = 0; r < C; r++) {
+            LLVMValueRef t = addc(L, t0, r);
+            LaCtx x = {0};
+            CgLaEnv env;
+            la_env(L, &x, &env, op, b, h, t);
+            x.row = ci(L, r);
+            LLVMValueRef v = cg_la(cg, op->la, -1, j, &env);
+            acc = LLVMBuildFAdd(B_, acc, LLVMBuildSelect(B_, slt(L, t, T), v, cf(L, 0), ""), "");
+            LLVMBuildStore(B_, acc, sptr(L, smem_elem(L, tile, NULL, ci(L, r), j, 0)));
+        }
+        if (mj) cg_if_end(cg, mj);
+    }
+    scope_pop(L);
+    if (mr) cg_if_end(cg, mr);
+}
+
+/* Feature maps: one row a thread, 8 channels (16 bytes) at a time. */
+static void lower_rowmap(Low *L, const TirOp *op)
+{
+    Cg *cg = L->cg;
+    const TirValue *dst = op->args[0];
+    LLVMValueRef b = vi(L, op->args[2]), h = vi(L, op->args[3]), t0 = vi(L, op->args[4]), T = vi(L, op->args[5]);
+    LLVMValueRef c0 = op->args[6] ? vi(L, op->args[6]) : NULL;
+    int C = dst->rows, nthr = op->thr_n, width = op->ival, nch = op->ival2;
+    LAC_ASSERT(width % 8 == 0);
+    LLVMValueRef range = in_range(L, op->thr_lo, nthr);
+    LLVMBasicBlockRef mr = range ? cg_if_begin(cg, range, "map") : NULL;
+    scope_push(L);
+    LLVMValueRef u = op->thr_lo ? LLVMBuildSub(B_, L->tid, ci(L, op->thr_lo), "") : L->tid;
+    LLVMTypeRef v4 = LLVMVectorType(cg->t_i32, 4);
+    for (int i = 0; i * nthr < C; i++) {
+        LLVMValueRef r = addc(L, u, (long long)i * nthr);
+        LLVMBasicBlockRef mrow = (i + 1) * nthr > C ? cg_if_begin(cg, slt(L, r, ci(L, C)), "map.r") : NULL;
+        LLVMValueRef t = add(L, t0, r);
+        LLVMValueRef ok = slt(L, t, T);
+        LaCtx x = {0};
+        CgLaEnv env;
+        la_env(L, &x, &env, op, b, h, t);
+        x.row = r;
+        x.c0 = c0;
+        for (int j0 = 0; j0 < width; j0 += 8) {
+            LLVMValueRef vals[8];
+            for (int q = 0; q < 8; q++) {
+                int j = j0 + q;
+                if (!c0 && j >= nch) {
+                    vals[q] = cf(L, 0);
+                    continue;
+                }
+                LLVMValueRef y = cg_la(cg, op->la, j, NULL, &env);
+                LLVMValueRef keep = ok;
+                if (c0) keep = LLVMBuildAnd(B_, keep, slt(L, addc(L, c0, j), ci(L, nch)), "");
+                vals[q] = LLVMBuildSelect(B_, keep, y, cf(L, 0), "");
+            }
+            for (int pl = 0; pl < planes(dst); pl++) {
+                LLVMValueRef v = LLVMGetUndef(v4);
+                for (int q = 0; q < 4; q++) {
+                    LLVMValueRef w;
+                    if (dst->elem == TE_SPLIT) {
+                        LLVMValueRef hi, lo;
+                        cg_split_bf16(cg, vals[2 * q], vals[2 * q + 1], &hi, &lo);
+                        w = pl == 0 ? hi : lo;
+                    } else {
+                        w = cg_pack(cg, dst->elem, vals[2 * q], vals[2 * q + 1]);
+                    }
+                    v = LLVMBuildInsertElement(B_, v, w, ci(L, q), "");
+                }
+                LLVMValueRef p = sptr(L, smem_elem(L, dst, vi(L, op->args[1]), r, ci(L, j0), pl));
+                LLVMSetAlignment(LLVMBuildStore(B_, v, p), 16);
+            }
+        }
+        if (mrow) cg_if_end(cg, mrow);
+    }
+    scope_pop(L);
+    if (mr) cg_if_end(cg, mr);
+}
+
+static void lower_any(Low *L, const TirOp *op)
+{
+    int rows = op->ival, cols = op->ival2, total = rows * cols;
+    LLVMValueRef r0 = vi0(L, op->args[0]), c0 = vi0(L, op->args[1]);
+    LLVMValueRef acc = LLVMConstInt(L->cg->t_i1, 0, 0);
+    for (int q0 = 0; q0 < total; q0 += 32) {
+        LLVMValueRef q = addc(L, L->lane, q0);
+        LLVMValueRef qc = q0 + 32 > total ? LLVMBuildSelect(B_, slt(L, q, ci(L, total)), q, ci(L, 0), "") : q;
+        ExCtx k = {NULL, add(L, r0, LLVMBuildUDiv(B_, qc, ci(L, cols), "")),
+                   add(L, c0, LLVMBuildURem(B_, qc, ci(L, cols), "")), -1, 0, 0};
+        LLVMValueRef v = ex_eval(L, op->ex, &k);
+        if (q0 + 32 > total) v = LLVMBuildAnd(B_, v, slt(L, q, ci(L, total)), "");
+        acc = LLVMBuildOr(B_, acc, v, "");
+    }
+    L->vals[op->res->id].v = cg_vote_any(L->cg, acc);
+}
+
+/* The exact diagonal block of the per-key scores (rare path; a loop over k). */
+static void lower_gla_diag(Low *L, const TirOp *op)
+{
+    Cg *cg = L->cg;
+    const TirValue *P = op->args[0], *q = op->args[1], *k = op->args[3], *bt = op->args[5];
+    LLVMValueRef qb = op->args[2] ? vi(L, op->args[2]) : NULL, kb = op->args[4] ? vi(L, op->args[4]) : NULL;
+    LLVMValueRef r0 = vi(L, op->args[6]);
+    int dk = op->ival, n = frag_nregs(P);
+    LLVMValueRef rows[2] = {add(L, r0, L->g), add(L, r0, addc(L, L->g, 8))};
+    LLVMValueRef cols[4];
+    for (int qq = 0; qq < 2; qq++)
+        for (int e = 0; e < 2; e++) cols[qq * 2 + e] = add(L, r0, addc(L, mulc(L, L->c, 2), 8 * qq + e));
+    LLVMBasicBlockRef pre = LLVMGetInsertBlock(B_);
+    LLVMBasicBlockRef body = LLVMAppendBasicBlockInContext(cg->ctx, cg->fn, "diag");
+    LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(cg->ctx, cg->fn, "diag.done");
+    LLVMBuildBr(B_, body);
+    LLVMPositionBuilderAtEnd(B_, body);
+    LLVMValueRef kk = LLVMBuildPhi(B_, cg->t_i32, "k");
+    LLVMValueRef acc[8], next[8];
+    for (int i = 0; i < 8; i++) acc[i] = LLVMBuildPhi(B_, cg->t_f32, "");
+    LLVMValueRef qv[2], bq[2], kv[4], bk[4];
+    for (int i = 0; i < 2; i++) {
+        qv[i] = load_f32_smem(L, q, qb, rows[i], kk);
+        bq[i] = load_f32_smem(L, bt, NULL, rows[i], kk);
+    }
+    for (int j = 0; j < 4; j++) {
+        kv[j] = load_f32_smem(L, k, kb, cols[j], kk);
+        bk[j] = load_f32_smem(L, bt, NULL, cols[j], kk);
+    }
+    for (int i = 0; i < 2; i++)
+        for (int j = 0; j < 4; j++) {
+            /* e^(B_i - B_j) <= 1 where it counts (j <= i); clamped so the masked ones stay finite */
+            LLVMValueRef ex = LLVMBuildFSub(B_, bq[i], bk[j], "");
+            LLVMTypeRef p2[2] = {cg->t_f32, cg->t_f32};
+            LLVMValueRef a2[2] = {ex, cf(L, 0)};
+            ex = cg_call(cg, "llvm.minnum.f32", cg->t_f32, p2, a2, 2);
+            LLVMValueRef term = fmul(L, fmul(L, qv[i], kv[j]), cg_exp(cg, ex));
+            next[i * 4 + j] = LLVMBuildFAdd(B_, acc[i * 4 + j], term, "");
+        }
+    LLVMValueRef kn = addc(L, kk, 1);
+    LLVMBasicBlockRef latch = LLVMGetInsertBlock(B_);
+    LLVMBuildCondBr(B_, slt(L, kn, ci(L, dk)), body, done);
+    LLVMValueRef z = ci(L, 0);
+    LLVMAddIncoming(kk, &z, &pre, 1);
+    LLVMAddIncoming(kk, &kn, &latch, 1);
+    for (int i = 0; i < 8; i++) {
+        LLVMValueRef f0 = cf(L, 0);
+        LLVMAddIncoming(acc[i], &f0, &pre, 1);
+        LLVMAddIncoming(acc[i], &next[i], &latch, 1);
+    }
+    LLVMPositionBuilderAtEnd(B_, done);
+    /* Into P: tiles r0/8 and r0/8 + 1 of the fragment, picked at run time. */
+    LLVMValueRef *in = regs(L, P), *out = regs_new(L, n);
+    LLVMValueRef d0 = LLVMBuildUDiv(B_, r0, ci(L, 8), "");
+    for (int nt = 0; nt < P->cols / 8; nt++) {
+        LLVMValueRef is0 = LLVMBuildICmp(B_, LLVMIntEQ, d0, ci(L, nt), "");
+        LLVMValueRef is1 = LLVMBuildICmp(B_, LLVMIntEQ, addc(L, d0, 1), ci(L, nt), "");
+        for (int e = 0; e < 4; e++) {
+            int i = e / 2, j0 = e % 2;
+            LLVMValueRef x = in[acc_index(P, 0, nt, e)];
+            x = LLVMBuildSelect(B_, is0, next[i * 4 + j0], x, "");
+            x = LLVMBuildSelect(B_, is1, next[i * 4 + 2 + j0], x, "");
+            out[acc_index(P, 0, nt, e)] = x;
+        }
+    }
+    set_frag(L, op->res, out);
+}
+
+/* ------------------------------------------------------------------------
+ * Regions
+ * ------------------------------------------------------------------------ */
+
+static void lower_block(Low *L, const TirBlock *bl);
+
+/* The LLVM values of a TirValue, flattened (one for a scalar). */
+static int flat(Low *L, const TirValue *x, LLVMValueRef **out)
+{
+    if (x->type == TT_FRAG) {
+        *out = regs(L, x);
+        return L->vals[x->id].nr;
+    }
+    *out = &L->vals[x->id].v;
+    if (x->is_const) {
+        LLVMValueRef *one = regs_new(L, 1);
+        one[0] = vi(L, x);
+        *out = one;
+    }
+    return 1;
+}
+
+static void define_like(Low *L, const TirValue *x, LLVMValueRef *vals)
+{
+    if (x->type == TT_FRAG) set_frag(L, x, vals);
+    else L->vals[x->id].v = vals[0];
+}
+
+static void lower_for(Low *L, const TirOp *op)
+{
+    Cg *cg = L->cg;
+    LLVMValueRef lo = vi(L, op->args[0]), hi = vi(L, op->args[1]);
+    LLVMBasicBlockRef pre = LLVMGetInsertBlock(B_);
+    LLVMBasicBlockRef body = LLVMAppendBasicBlockInContext(cg->ctx, cg->fn, "loop");
+    LLVMBasicBlockRef exit = LLVMAppendBasicBlockInContext(cg->ctx, cg->fn, "loop.end");
+    LLVMBuildCondBr(B_, slt(L, lo, hi), body, exit);
+    LLVMPositionBuilderAtEnd(B_, body);
+    LLVMValueRef iv = LLVMBuildPhi(B_, cg->t_i32, op->iv->name ? op->iv->name : "i");
+    L->vals[op->iv->id].v = iv;
+    int nc = op->ncarried;
+    LLVMValueRef **phis = arena_alloc(cg->a, sizeof(LLVMValueRef *) * (size_t)(nc + 1));
+    int *ns = arena_alloc(cg->a, sizeof(int) * (size_t)(nc + 1));
+    LLVMValueRef **inits = arena_alloc(cg->a, sizeof(LLVMValueRef *) * (size_t)(nc + 1));
+    for (int i = 0; i < nc; i++) {
+        ns[i] = flat(L, op->inits[i], &inits[i]);
+        phis[i] = regs_new(L, ns[i]);
+        for (int j = 0; j < ns[i]; j++) phis[i][j] = LLVMBuildPhi(B_, LLVMTypeOf(inits[i][j]), "");
+        define_like(L, op->carried[i], phis[i]);
+    }
+    scope_push(L);
+    /* The thread's coordinates, opaque in the body: what the body computes
+     * from them (addresses of copies, of decay loads, fragment positions)
+     * stays in the loop instead of being hoisted into live registers. */
+    LLVMValueRef saved[5] = {L->tid, L->lane, L->warp, L->g, L->c};
+    L->tid = cg_opaque_i32(cg, L->tid);
+    L->lane = LLVMBuildAnd(B_, L->tid, ci(L, 31), "");
+    L->warp = LLVMBuildLShr(B_, L->tid, ci(L, 5), "");
+    L->g = LLVMBuildLShr(B_, L->lane, ci(L, 2), "");
+    L->c = LLVMBuildAnd(B_, L->lane, ci(L, 3), "");
+    L->yield = NULL;
+    lower_block(L, &op->body);
+    const TirOp *y = L->yield;
+    L->tid = saved[0];
+    L->lane = saved[1];
+    L->warp = saved[2];
+    L->g = saved[3];
+    L->c = saved[4];
+    scope_pop(L);
+    LLVMValueRef next = addc(L, iv, 1);
+    LLVMBasicBlockRef latch = LLVMGetInsertBlock(B_);
+    LLVMBuildCondBr(B_, slt(L, next, hi), body, exit);
+    LLVMAddIncoming(iv, &lo, &pre, 1);
+    LLVMAddIncoming(iv, &next, &latch, 1);
+    LLVMPositionBuilderAtEnd(B_, exit);
+    for (int i = 0; i < nc; i++) {
+        LAC_ASSERT(y && y->ncarried == nc);
+        LLVMValueRef *ys;
+        int n = flat(L, y->carried[i], &ys);
+        LAC_ASSERT(n == ns[i]);
+        LLVMValueRef *res = regs_new(L, n);
+        for (int j = 0; j < n; j++) {
+            LLVMAddIncoming(phis[i][j], &inits[i][j], &pre, 1);
+            LLVMAddIncoming(phis[i][j], &ys[j], &latch, 1);
+            res[j] = LLVMBuildPhi(B_, LLVMTypeOf(inits[i][j]), "");
+            LLVMValueRef vs[2] = {inits[i][j], ys[j]};
+            LLVMBasicBlockRef bs[2] = {pre, latch};
+            LLVMAddIncoming(res[j], vs, bs, 2);
+        }
+        define_like(L, op->results[i], res);
+    }
+    L->yield = NULL;
+}
+
+static void lower_if(Low *L, const TirOp *op)
+{
+    Cg *cg = L->cg;
+    int nc = op->ncarried;
+    LLVMValueRef cond = vi(L, op->args[0]);
+    LLVMBasicBlockRef then = LLVMAppendBasicBlockInContext(cg->ctx, cg->fn, "then");
+    LLVMBasicBlockRef els = (op->orelse.n || nc) ? LLVMAppendBasicBlockInContext(cg->ctx, cg->fn, "else") : NULL;
+    LLVMBasicBlockRef merge = LLVMAppendBasicBlockInContext(cg->ctx, cg->fn, "endif");
+    LLVMBuildCondBr(B_, cond, then, els ? els : merge);
+    LLVMValueRef **tv = arena_alloc(cg->a, sizeof(LLVMValueRef *) * (size_t)(nc + 1));
+    LLVMValueRef **ev = arena_alloc(cg->a, sizeof(LLVMValueRef *) * (size_t)(nc + 1));
+    int *ns = arena_alloc(cg->a, sizeof(int) * (size_t)(nc + 1));
+    LLVMPositionBuilderAtEnd(B_, then);
+    scope_push(L);
+    L->yield = NULL;
+    lower_block(L, &op->body);
+    for (int i = 0; i < nc; i++) ns[i] = flat(L, L->yield->carried[i], &tv[i]);
+    scope_pop(L);
+    LLVMBasicBlockRef then_end = LLVMGetInsertBlock(B_);
+    LLVMBuildBr(B_, merge);
+    LLVMBasicBlockRef else_end = NULL;
+    if (els) {
+        LLVMPositionBuilderAtEnd(B_, els);
+        scope_push(L);
+        L->yield = NULL;
+        lower_block(L, &op->orelse);
+        for (int i = 0; i < nc; i++) {
+            int n = flat(L, L->yield->carried[i], &ev[i]);
+            LAC_ASSERT(n == ns[i]);
+        }
+        scope_pop(L);
+        else_end = LLVMGetInsertBlock(B_);
+        LLVMBuildBr(B_, merge);
+    }
+    LLVMPositionBuilderAtEnd(B_, merge);
+    for (int i = 0; i < nc; i++) {
+        LLVMValueRef *res = regs_new(L, ns[i]);
+        for (int j = 0; j < ns[i]; j++) {
+            if (tv[i][j] == ev[i][j]) {
+                res[j] = tv[i][j];
+                continue;
+            }
+            res[j] = LLVMBuildPhi(B_, LLVMTypeOf(tv[i][j]), "");
+            LLVMValueRef vs[2] = {tv[i][j], ev[i][j]};
+            LLVMBasicBlockRef bs[2] = {then_end, else_end};
+            LLVMAddIncoming(res[j], vs, bs, 2);
+        }
+        define_like(L, op->results[i], res);
+    }
+    L->yield = NULL;
+}
+
+static void lower_op(Low *L, const TirOp *op)
+{
+    Cg *cg = L->cg;
+    switch (op->kind) {
+    case TIR_SREG: L->vals[op->res->id].v = cg_sreg(cg, op->sval); break;
+    case TIR_BIN: {
+        LLVMValueRef x = vi(L, op->args[0]), y = vi(L, op->args[1]), r = NULL;
+        bool f = op->args[0]->type == TT_F32;
+        switch ((TirBinOp)op->ival) {
+        case TB_ADD: r = f ? LLVMBuildFAdd(B_, x, y, "") : add(L, x, y); break;
+        case TB_SUB: r = f ? LLVMBuildFSub(B_, x, y, "") : LLVMBuildSub(B_, x, y, ""); break;
+        case TB_MUL: r = f ? LLVMBuildFMul(B_, x, y, "") : mul(L, x, y); break;
+        case TB_DIV: r = f ? LLVMBuildFDiv(B_, x, y, "") : LLVMBuildUDiv(B_, x, y, ""); break;
+        case TB_REM: r = LLVMBuildURem(B_, x, y, ""); break;
+        case TB_MIN: r = LLVMBuildSelect(B_, slt(L, x, y), x, y, ""); break;
+        case TB_MAX: r = LLVMBuildSelect(B_, slt(L, x, y), y, x, ""); break;
+        case TB_LT: r = f ? LLVMBuildFCmp(B_, LLVMRealOLT, x, y, "") : slt(L, x, y); break;
+        case TB_LE: r = f ? LLVMBuildFCmp(B_, LLVMRealOLE, x, y, "") : LLVMBuildICmp(B_, LLVMIntSLE, x, y, ""); break;
+        case TB_EQ: r = LLVMBuildICmp(B_, LLVMIntEQ, x, y, ""); break;
+        case TB_NE: r = LLVMBuildICmp(B_, LLVMIntNE, x, y, ""); break;
+        case TB_AND: r = LLVMBuildAnd(B_, x, y, ""); break;
+        }
+        L->vals[op->res->id].v = r;
+        break;
+    }
+    case TIR_SELECT:
+        L->vals[op->res->id].v = LLVMBuildSelect(B_, vi(L, op->args[0]), vi(L, op->args[1]), vi(L, op->args[2]), "");
+        break;
+    case TIR_NONNULL:
+        L->vals[op->res->id].v = LLVMBuildICmp(B_, LLVMIntNE, LLVMBuildPtrToInt(B_, vi(L, op->args[0]), cg->t_i64, ""),
+                                               cg_i64(cg, 0), "");
+        break;
+    case TIR_LA_SCALAR: lower_la_scalar(L, op); break;
+    case TIR_SMEM: break;
+    case TIR_FILL: lower_fill(L, op); break;
+    case TIR_COPY: lower_copy(L, op); break;
+    case TIR_COMMIT: cg_cp_async_commit(cg); break;
+    case TIR_WAIT: cg_cp_async_wait(cg, op->ival); break;
+    case TIR_BARRIER: cg_barrier(cg); break;
+    case TIR_ZERO: {
+        int n = frag_nregs(op->res);
+        LLVMValueRef *r = regs_new(L, n);
+        for (int i = 0; i < n; i++) r[i] = cf(L, 0);
+        set_frag(L, op->res, r);
+        break;
+    }
+    case TIR_MMA: lower_mma(L, op); break;
+    case TIR_MAP: lower_map(L, op); break;
+    case TIR_TOA: lower_toa(L, op); break;
+    case TIR_STS: lower_sts(L, op); break;
+    case TIR_STG: lower_stg(L, op); break;
+    case TIR_LDSTATE: lower_ldstate(L, op); break;
+    case TIR_STSTATE: lower_ststate(L, op); break;
+    case TIR_SCAN_TOKEN: lower_scan_token(L, op); break;
+    case TIR_SCAN_KEY: lower_scan_key(L, op); break;
+    case TIR_ROWMAP: lower_rowmap(L, op); break;
+    case TIR_ANY: lower_any(L, op); break;
+    case TIR_GLA_DIAG: lower_gla_diag(L, op); break;
+    case TIR_FOR: lower_for(L, op); break;
+    case TIR_IF: lower_if(L, op); break;
+    case TIR_YIELD: L->yield = op; break;
+    }
+}
+
+static void lower_block(Low *L, const TirBlock *bl)
+{
+    for (int i = 0; i < bl->n; i++) lower_op(L, bl->ops[i]);
+}
+
+bool lower_program(Cg *cg, const TirProgram *p)
+{
+    Low low, *L = &low;
+    memset(L, 0, sizeof *L);
+    L->cg = cg;
+    L->p = p;
+    L->vals = arena_alloc(cg->a, sizeof(LVal) * (size_t)(p->nvalues + 1));
+    int np = p->nparams;
+    LLVMTypeRef *pt = arena_alloc(cg->a, sizeof(LLVMTypeRef) * (size_t)(np + 1));
+    for (int i = 0; i < np; i++) pt[i] = p->params[i]->type == TT_GMEM ? cg->t_ptr_g : cg->t_i32;
+    cg->fn = LLVMAddFunction(cg->mod, p->name, LLVMFunctionType(cg->t_void, pt, (unsigned)np, 0));
+    LLVMSetFunctionCallConv(cg->fn, 71 /* PTX_Kernel */);
+    for (int i = 0; i < np; i++) {
+        const TirValue *x = p->params[i];
+        LLVMValueRef v = LLVMGetParam(cg->fn, (unsigned)i);
+        if (x->name) LLVMSetValueName2(v, x->name, strlen(x->name));
+        L->vals[x->id].v = v;
+        if (x->type == TT_I32 && x->name) {
+            if (strcmp(x->name, "B") == 0) cg->B = v;
+            if (strcmp(x->name, "T") == 0) cg->T = v;
+            if (strcmp(x->name, "H") == 0) cg->H = v;
+        }
+    }
+    LAC_ASSERT(cg->B && cg->T && cg->H);
+    LLVMBasicBlockRef entry = LLVMAppendBasicBlockInContext(cg->ctx, cg->fn, "entry");
+    LLVMPositionBuilderAtEnd(B_, entry);
+    L->tid = cg_sreg(cg, "tid.x");
+    L->lane = LLVMBuildAnd(B_, L->tid, ci(L, 31), "lane");
+    L->warp = LLVMBuildLShr(B_, L->tid, ci(L, 5), "warp");
+    L->g = LLVMBuildLShr(B_, L->lane, ci(L, 2), "g");
+    L->c = LLVMBuildAnd(B_, L->lane, ci(L, 3), "c");
+    /* ldmatrix rows: P0 row l % 16, column (l / 16) * 8; P1 row l % 8 + (l / 16) * 8,
+     * column ((l / 8) % 2) * 8 (lac_internal.h, MMA operands). */
+    LLVMValueRef l8 = LLVMBuildAnd(B_, L->lane, ci(L, 7), ""), hi8 = mulc(L, LLVMBuildLShr(B_, L->lane, ci(L, 4), ""), 8);
+    LLVMValueRef mid8 = mulc(L, LLVMBuildAnd(B_, LLVMBuildLShr(B_, L->lane, ci(L, 3), ""), ci(L, 1), ""), 8);
+    L->pat_r[0] = add(L, l8, mid8);
+    L->pat_c[0] = hi8;
+    L->pat_r[1] = add(L, l8, hi8);
+    L->pat_c[1] = mid8;
+    scope_push(L);
+    lower_block(L, &p->top);
+    scope_pop(L);
+    LLVMBuildRetVoid(B_);
+    return true;
+}

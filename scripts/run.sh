@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # run.sh: the main job. Builds lac (preset default) and takes every example
-# through what the compiler does today: `lac check`, then the float64 CPU
-# reference on random inputs (`lac ref --shape 2,64,4`), printing its summary.
-#
-# The GPU stages (tile IR -> LLVM -> PTX -> launch, checked against this
-# reference) arrive with the code generator (issue 3); until then this script
-# does no GPU work, even on a machine with a GPU, and says so.
+# through the whole compiler: `lac check`, the float64 CPU reference on random
+# inputs (`lac ref --shape 2,64,4`), `lac compile` to PTX for sm_90a (three
+# kernels: the state on chip and the two passes of the sequence split),
+# checked by ptxas where the CUDA toolkit is. On a machine whose GPU answers,
+# each example's kernels then run against the reference (`lac_gpu_fwd`,
+# shape 2,300,4, both schedules, initial and final state) and are timed at
+# B=4, T=4096, H=16 (BENCH_SHAPE) with L2 flushed before each launch.
 #
 #   scripts/run.sh                       all of dsl_examples/*.la
 #   SHAPE=1,128,8 scripts/run.sh         another shape for the reference
@@ -22,12 +23,17 @@ cmake --preset default >/dev/null
 cmake --build --preset default -j "$(nproc 2>/dev/null || echo 2)"
 lac=$root/build/lac
 
+gpu_fwd=$root/build/tests/gpu/lac_gpu_fwd
+ptxas=$(command -v ptxas || echo /usr/local/cuda/bin/ptxas)
+bench_shape=${BENCH_SHAPE:-4,4096,16}
+ptx_dir=$root/build/ptx
+mkdir -p "$ptx_dir"
+have_gpu=0
 if command -v nvidia-smi >/dev/null 2>&1 && gpu=$(nvidia-smi -L 2>/dev/null) && [ -n "$gpu" ]; then
-  echo "run.sh: GPU present: ${gpu%%$'\n'*}"
-  echo "run.sh: the GPU stages (code generation, launch, comparison with the reference)"
-  echo "run.sh: arrive with the code generator (issue 3); running the CPU stages only"
+  echo "run.sh: GPU present: ${gpu%%$'\n'*}: compile, run against the reference, time"
+  have_gpu=1
 else
-  echo "run.sh: no GPU (nvidia-smi absent or not answering); running the CPU stages"
+  echo "run.sh: no GPU (nvidia-smi absent or not answering): check, reference and compile only"
 fi
 
 shopt -s nullglob
@@ -53,6 +59,32 @@ for f in "${examples[@]}"; do
     echo "[$i/$n] $name: FAILED (lac ref)"
     bad+=("$name")
     continue
+  fi
+  ptx=$ptx_dir/$name.ptx
+  echo "[$i/$n] $name: lac compile $f -o $ptx --arch sm_90a"
+  if ! "$lac" compile "$f" -o "$ptx" --arch sm_90a; then
+    echo "[$i/$n] $name: FAILED (lac compile)"
+    bad+=("$name")
+    continue
+  fi
+  grep '^// lac-kernel' "$ptx" | sed 's/^/    /'
+  if [ -x "$ptxas" ]; then
+    if ! info=$("$ptxas" -arch=sm_90a -v "$ptx" -o "$ptx_dir/$name.cubin" 2>&1); then
+      echo "[$i/$n] $name: FAILED (ptxas)"; printf '%s\n' "$info" | head -5
+      bad+=("$name")
+      continue
+    fi
+    echo "    ptxas: registers $(printf '%s\n' "$info" | sed -n 's/.*Used \([0-9]*\) registers.*/\1/p' | tr '\n' ' ')"
+  fi
+  if [ "$have_gpu" -eq 1 ]; then
+    echo "[$i/$n] $name: lac_gpu_fwd against the reference, shape 2,300,4"
+    if ! "$gpu_fwd" "$f" --ptx "$ptx" --shape 2,300,4 --segments 3 --initial-state --final-state; then
+      echo "[$i/$n] $name: FAILED (the kernels against the reference)"
+      bad+=("$name")
+      continue
+    fi
+    echo "[$i/$n] $name: timing at $bench_shape"
+    "$gpu_fwd" "$f" --ptx "$ptx" --shape "$bench_shape" --no-check --bench 10 | grep -E 'schedule|bench: median' || true
   fi
   echo "[$i/$n] $name: ok"
   ok=$((ok + 1))

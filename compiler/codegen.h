@@ -50,8 +50,6 @@ LLVMValueRef cg_log(Cg *cg, LLVMValueRef x);
 
 /* Shared memory: an i8 pointer at a byte offset (i32) from the dynamic base. */
 LLVMValueRef cg_smem_at(Cg *cg, LLVMValueRef byte_off);
-/* Global memory: element `idx` (i64) of a tensor of `elem` bytes. */
-LLVMValueRef cg_gmem_at(Cg *cg, LLVMValueRef base, LLVMValueRef idx, int elem);
 
 /* bf16 pairs in one i32 (low half = first). */
 LLVMValueRef cg_pack_bf16(Cg *cg, LLVMValueRef lo, LLVMValueRef hi);
@@ -75,8 +73,18 @@ void cg_cp_async_wait(Cg *cg, int n);
 /* Warp-level: bar.warp.sync, shuffles, vote. */
 void cg_warp_sync(Cg *cg);
 LLVMValueRef cg_shfl_up_f32(Cg *cg, LLVMValueRef x, int delta);
-LLVMValueRef cg_shfl_idx_f32(Cg *cg, LLVMValueRef x, LLVMValueRef lane);
 LLVMValueRef cg_vote_any(Cg *cg, LLVMValueRef pred);
+
+/* A counted loop i = 0 .. n - 1 (n >= 1): cg_loop_begin places the builder in
+ * the body with lp->i; phis made there with cg_loop_phi start at their init;
+ * cg_loop_end gives each its next value and continues after the loop. */
+typedef struct CgLoop {
+    LLVMBasicBlockRef pre, body, done;
+    LLVMValueRef i;
+} CgLoop;
+void cg_loop_begin(Cg *cg, CgLoop *lp, const char *name);
+LLVMValueRef cg_loop_phi(Cg *cg, CgLoop *lp, LLVMValueRef init);
+void cg_loop_end(Cg *cg, CgLoop *lp, LLVMValueRef n, LLVMValueRef *phis, LLVMValueRef *nexts, int k);
 
 /* if (cond) { ... } helpers: returns the merge block; the builder is placed
  * in the then-block. Call cg_if_end with the merge block to continue. */

@@ -108,13 +108,6 @@ LLVMValueRef cg_smem_at(Cg *cg, LLVMValueRef byte_off)
     return LLVMBuildGEP2(cg->b, i8, cg->smem, &byte_off, 1, "");
 }
 
-LLVMValueRef cg_gmem_at(Cg *cg, LLVMValueRef base, LLVMValueRef idx, int elem)
-{
-    LLVMTypeRef i8 = LLVMInt8TypeInContext(cg->ctx);
-    LLVMValueRef off = LLVMBuildMul(cg->b, idx, cg_i64(cg, elem), "");
-    return LLVMBuildGEP2(cg->b, i8, base, &off, 1, "");
-}
-
 LLVMValueRef cg_pack_bf16(Cg *cg, LLVMValueRef lo, LLVMValueRef hi)
 {
     LLVMValueRef v = LLVMGetUndef(cg->t_v2bf16);
@@ -221,18 +214,40 @@ LLVMValueRef cg_shfl_up_f32(Cg *cg, LLVMValueRef x, int delta)
     return cg_call(cg, "llvm.nvvm.shfl.sync.up.f32", cg->t_f32, p, a, 4);
 }
 
-LLVMValueRef cg_shfl_idx_f32(Cg *cg, LLVMValueRef x, LLVMValueRef lane)
-{
-    LLVMTypeRef p[4] = {cg->t_i32, cg->t_f32, cg->t_i32, cg->t_i32};
-    LLVMValueRef a[4] = {cg_i32(cg, -1), x, lane, cg_i32(cg, 31)};
-    return cg_call(cg, "llvm.nvvm.shfl.sync.idx.f32", cg->t_f32, p, a, 4);
-}
-
 LLVMValueRef cg_vote_any(Cg *cg, LLVMValueRef pred)
 {
     LLVMTypeRef p[2] = {cg->t_i32, cg->t_i1};
     LLVMValueRef a[2] = {cg_i32(cg, -1), pred};
     return cg_call(cg, "llvm.nvvm.vote.any.sync", cg->t_i1, p, a, 2);
+}
+
+void cg_loop_begin(Cg *cg, CgLoop *lp, const char *name)
+{
+    char done[64];
+    snprintf(done, sizeof done, "%s.done", name);
+    lp->pre = LLVMGetInsertBlock(cg->b);
+    lp->body = LLVMAppendBasicBlockInContext(cg->ctx, cg->fn, name);
+    lp->done = LLVMAppendBasicBlockInContext(cg->ctx, cg->fn, done);
+    LLVMBuildBr(cg->b, lp->body);
+    LLVMPositionBuilderAtEnd(cg->b, lp->body);
+    lp->i = cg_loop_phi(cg, lp, cg_i32(cg, 0));
+}
+
+LLVMValueRef cg_loop_phi(Cg *cg, CgLoop *lp, LLVMValueRef init)
+{
+    LLVMValueRef phi = LLVMBuildPhi(cg->b, LLVMTypeOf(init), "");
+    LLVMAddIncoming(phi, &init, &lp->pre, 1);
+    return phi;
+}
+
+void cg_loop_end(Cg *cg, CgLoop *lp, LLVMValueRef n, LLVMValueRef *phis, LLVMValueRef *nexts, int k)
+{
+    LLVMValueRef in = LLVMBuildAdd(cg->b, lp->i, cg_i32(cg, 1), "");
+    LLVMBasicBlockRef latch = LLVMGetInsertBlock(cg->b);
+    LLVMBuildCondBr(cg->b, LLVMBuildICmp(cg->b, LLVMIntSLT, in, n, ""), lp->body, lp->done);
+    LLVMAddIncoming(lp->i, &in, &latch, 1);
+    for (int j = 0; j < k; j++) LLVMAddIncoming(phis[j], &nexts[j], &latch, 1);
+    LLVMPositionBuilderAtEnd(cg->b, lp->done);
 }
 
 LLVMBasicBlockRef cg_if_begin(Cg *cg, LLVMValueRef cond, const char *name)
@@ -418,33 +433,18 @@ static struct CgMemo *la_matmul_memo(Cg *cg, const Expr *e, CgLaEnv *env)
         }
         return m;
     }
-    LLVMBasicBlockRef pre = LLVMGetInsertBlock(b);
-    LLVMBasicBlockRef body = LLVMAppendBasicBlockInContext(cg->ctx, cg->fn, "matmul");
-    LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(cg->ctx, cg->fn, "matmul.done");
-    LLVMBuildBr(b, body);
-    LLVMPositionBuilderAtEnd(b, body);
-    LLVMValueRef i = LLVMBuildPhi(b, cg->t_i32, "i");
+    CgLoop lp;
+    cg_loop_begin(cg, &lp, "matmul");
     LLVMValueRef *acc = arena_alloc(cg->a, sizeof(LLVMValueRef) * (size_t)Cn);
-    for (int j = 0; j < Cn; j++) acc[j] = LLVMBuildPhi(b, cg->t_f32, "");
+    for (int j = 0; j < Cn; j++) acc[j] = cg_loop_phi(cg, &lp, cg_f32(cg, 0));
     /* The loop body's row memo must not leak out of the loop. */
     struct CgMemo *saved = env->memo;
-    LLVMValueRef xi = cg_la(cg, x, -1, i, env);
+    LLVMValueRef xi = cg_la(cg, x, -1, lp.i, env);
     env->memo = saved;
     LLVMValueRef *next = arena_alloc(cg->a, sizeof(LLVMValueRef) * (size_t)Cn);
     for (int j = 0; j < Cn; j++)
-        next[j] = LLVMBuildFAdd(b, acc[j], LLVMBuildFMul(b, xi, env->load_mat(env->ctx, w, i, j), ""), "");
-    LLVMValueRef in = LLVMBuildAdd(b, i, cg_i32(cg, 1), "");
-    LLVMBasicBlockRef latch = LLVMGetInsertBlock(b);
-    LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntSLT, in, cg_i32(cg, R), ""), body, done);
-    LLVMValueRef z = cg_i32(cg, 0);
-    LLVMAddIncoming(i, &z, &pre, 1);
-    LLVMAddIncoming(i, &in, &latch, 1);
-    for (int j = 0; j < Cn; j++) {
-        LLVMValueRef f0 = cg_f32(cg, 0);
-        LLVMAddIncoming(acc[j], &f0, &pre, 1);
-        LLVMAddIncoming(acc[j], &next[j], &latch, 1);
-    }
-    LLVMPositionBuilderAtEnd(b, done);
+        next[j] = LLVMBuildFAdd(b, acc[j], LLVMBuildFMul(b, xi, env->load_mat(env->ctx, w, lp.i, j), ""), "");
+    cg_loop_end(cg, &lp, cg_i32(cg, R), acc, next, Cn);
     for (int j = 0; j < Cn; j++) m->v[j] = next[j];
     return m;
 }

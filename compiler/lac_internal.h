@@ -548,7 +548,7 @@ typedef struct TirOperand {
 } TirOperand;
 
 typedef enum TirOpKind {
-    TIR_SREG, TIR_BIN, TIR_SELECT, TIR_NONNULL, TIR_LA_SCALAR,
+    TIR_SREG, TIR_BIN, TIR_LA_SCALAR,
     TIR_SMEM, TIR_FILL,
     TIR_COPY, TIR_COMMIT, TIR_WAIT, TIR_BARRIER,
     TIR_ZERO, TIR_MMA, TIR_MAP, TIR_TOA, TIR_STS, TIR_STG, TIR_LDSTATE, TIR_STSTATE,
@@ -622,8 +622,6 @@ TirValue *tir_i32(TirProgram *p, int x);
 TirValue *tir_f32(TirProgram *p, double x);
 TirValue *tir_sreg(TirProgram *p, const char *name);
 TirValue *tir_bin(TirProgram *p, TirBinOp op, TirValue *x, TirValue *y, const char *name);
-TirValue *tir_select(TirProgram *p, TirValue *c, TirValue *x, TirValue *y);
-TirValue *tir_nonnull(TirProgram *p, TirValue *ptr);
 TirValue *tir_la_scalar(TirProgram *p, const Expr *e, TirEnv *env, int nenv, TirValue *b, TirValue *h,
                         const char *name);
 TirValue *tir_smem(TirProgram *p, const char *name, TirElem elem, int nbuf, int rows, int cols, int pad);

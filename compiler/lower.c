@@ -282,6 +282,16 @@ static LLVMValueRef ex_eval(Low *L, const TirEx *e, const ExCtx *k)
  * Uniform branches over register arrays
  * ------------------------------------------------------------------------ */
 
+/* A phi of two incoming values, at the top of the current block. */
+static LLVMValueRef phi2(Low *L, LLVMValueRef a, LLVMBasicBlockRef ba, LLVMValueRef b, LLVMBasicBlockRef bb)
+{
+    LLVMValueRef phi = LLVMBuildPhi(B_, LLVMTypeOf(a), "");
+    LLVMValueRef vs[2] = {a, b};
+    LLVMBasicBlockRef bs[2] = {ba, bb};
+    LLVMAddIncoming(phi, vs, bs, 2);
+    return phi;
+}
+
 typedef struct Guard {
     LLVMBasicBlockRef pre, merge;
     LLVMValueRef *saved;
@@ -309,12 +319,7 @@ static void guard_end(Low *L, Guard *G, LLVMValueRef *r)
     LLVMBuildBr(B_, G->merge);
     LLVMPositionBuilderAtEnd(B_, G->merge);
     for (int i = 0; i < G->n; i++) {
-        if (r[i] == G->saved[i]) continue;
-        LLVMValueRef phi = LLVMBuildPhi(B_, LLVMTypeOf(r[i]), "");
-        LLVMValueRef vs[2] = {r[i], G->saved[i]};
-        LLVMBasicBlockRef bs[2] = {then_end, G->pre};
-        LLVMAddIncoming(phi, vs, bs, 2);
-        r[i] = phi;
+        if (r[i] != G->saved[i]) r[i] = phi2(L, r[i], then_end, G->saved[i], G->pre);
     }
 }
 
@@ -1059,14 +1064,11 @@ static void lower_gla_diag(Low *L, const TirOp *op)
     LLVMValueRef cols[4];
     for (int qq = 0; qq < 2; qq++)
         for (int e = 0; e < 2; e++) cols[qq * 2 + e] = add(L, r0, addc(L, mulc(L, L->c, 2), 8 * qq + e));
-    LLVMBasicBlockRef pre = LLVMGetInsertBlock(B_);
-    LLVMBasicBlockRef body = LLVMAppendBasicBlockInContext(cg->ctx, cg->fn, "diag");
-    LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(cg->ctx, cg->fn, "diag.done");
-    LLVMBuildBr(B_, body);
-    LLVMPositionBuilderAtEnd(B_, body);
-    LLVMValueRef kk = LLVMBuildPhi(B_, cg->t_i32, "k");
+    CgLoop lp;
+    cg_loop_begin(cg, &lp, "diag");
+    LLVMValueRef kk = lp.i;
     LLVMValueRef acc[8], next[8];
-    for (int i = 0; i < 8; i++) acc[i] = LLVMBuildPhi(B_, cg->t_f32, "");
+    for (int i = 0; i < 8; i++) acc[i] = cg_loop_phi(cg, &lp, cf(L, 0));
     LLVMValueRef qv[2], bq[2], kv[4], bk[4];
     for (int i = 0; i < 2; i++) {
         qv[i] = load_f32_smem(L, q, qb, rows[i], kk);
@@ -1086,18 +1088,7 @@ static void lower_gla_diag(Low *L, const TirOp *op)
             LLVMValueRef term = fmul(L, fmul(L, qv[i], kv[j]), cg_exp(cg, ex));
             next[i * 4 + j] = LLVMBuildFAdd(B_, acc[i * 4 + j], term, "");
         }
-    LLVMValueRef kn = addc(L, kk, 1);
-    LLVMBasicBlockRef latch = LLVMGetInsertBlock(B_);
-    LLVMBuildCondBr(B_, slt(L, kn, ci(L, dk)), body, done);
-    LLVMValueRef z = ci(L, 0);
-    LLVMAddIncoming(kk, &z, &pre, 1);
-    LLVMAddIncoming(kk, &kn, &latch, 1);
-    for (int i = 0; i < 8; i++) {
-        LLVMValueRef f0 = cf(L, 0);
-        LLVMAddIncoming(acc[i], &f0, &pre, 1);
-        LLVMAddIncoming(acc[i], &next[i], &latch, 1);
-    }
-    LLVMPositionBuilderAtEnd(B_, done);
+    cg_loop_end(cg, &lp, ci(L, dk), acc, next, 8);
     /* Into P: tiles r0/8 and r0/8 + 1 of the fragment, picked at run time. */
     LLVMValueRef *in = regs(L, P), *out = regs_new(L, n);
     LLVMValueRef d0 = LLVMBuildUDiv(B_, r0, ci(L, 8), "");
@@ -1198,10 +1189,7 @@ static void lower_for(Low *L, const TirOp *op)
         for (int j = 0; j < n; j++) {
             LLVMAddIncoming(phis[i][j], &inits[i][j], &pre, 1);
             LLVMAddIncoming(phis[i][j], &ys[j], &latch, 1);
-            res[j] = LLVMBuildPhi(B_, LLVMTypeOf(inits[i][j]), "");
-            LLVMValueRef vs[2] = {inits[i][j], ys[j]};
-            LLVMBasicBlockRef bs[2] = {pre, latch};
-            LLVMAddIncoming(res[j], vs, bs, 2);
+            res[j] = phi2(L, inits[i][j], pre, ys[j], latch);
         }
         define_like(L, op->results[i], res);
     }
@@ -1246,14 +1234,7 @@ static void lower_if(Low *L, const TirOp *op)
     for (int i = 0; i < nc; i++) {
         LLVMValueRef *res = regs_new(L, ns[i]);
         for (int j = 0; j < ns[i]; j++) {
-            if (tv[i][j] == ev[i][j]) {
-                res[j] = tv[i][j];
-                continue;
-            }
-            res[j] = LLVMBuildPhi(B_, LLVMTypeOf(tv[i][j]), "");
-            LLVMValueRef vs[2] = {tv[i][j], ev[i][j]};
-            LLVMBasicBlockRef bs[2] = {then_end, else_end};
-            LLVMAddIncoming(res[j], vs, bs, 2);
+            res[j] = tv[i][j] == ev[i][j] ? tv[i][j] : phi2(L, tv[i][j], then_end, ev[i][j], else_end);
         }
         define_like(L, op->results[i], res);
     }
@@ -1285,13 +1266,6 @@ static void lower_op(Low *L, const TirOp *op)
         L->vals[op->res->id].v = r;
         break;
     }
-    case TIR_SELECT:
-        L->vals[op->res->id].v = LLVMBuildSelect(B_, vi(L, op->args[0]), vi(L, op->args[1]), vi(L, op->args[2]), "");
-        break;
-    case TIR_NONNULL:
-        L->vals[op->res->id].v = LLVMBuildICmp(B_, LLVMIntNE, LLVMBuildPtrToInt(B_, vi(L, op->args[0]), cg->t_i64, ""),
-                                               cg_i64(cg, 0), "");
-        break;
     case TIR_LA_SCALAR: lower_la_scalar(L, op); break;
     case TIR_SMEM: break;
     case TIR_FILL: lower_fill(L, op); break;

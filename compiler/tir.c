@@ -12,8 +12,7 @@
  *
  * Fields of an op, by kind (args[] in order):
  *   SREG       res; sval   (literals: tir_i32, tir_f32 are values with no op)
- *   BIN        res; x, y; ival = TirBinOp         SELECT res; cond, x, y
- *   NONNULL    res; ptr                          LA_SCALAR res; b, h; la; env
+ *   BIN        res; x, y; ival = TirBinOp         LA_SCALAR res; b, h; la; env
  *   SMEM       res                               FILL   tile; ival..ival2 columns; fval
  *   COPY       dst, buf, src, b, t0, h, c0, T; ival rows, ival2 cols, ival3 dst row; thr_lo, thr_n
  *   WAIT       ival pending groups
@@ -202,23 +201,6 @@ TirValue *tir_bin(TirProgram *p, TirBinOp k, TirValue *x, TirValue *y, const cha
     op->ival = k;
     TirValue *xs[2] = {x, y};
     op_args(op, 2, xs);
-    return op->res;
-}
-
-TirValue *tir_select(TirProgram *p, TirValue *c, TirValue *x, TirValue *y)
-{
-    TirOp *op = op_new(p, TIR_SELECT);
-    op->res = value_new(p, x->type, NULL);
-    TirValue *xs[3] = {c, x, y};
-    op_args(op, 3, xs);
-    return op->res;
-}
-
-TirValue *tir_nonnull(TirProgram *p, TirValue *ptr)
-{
-    TirOp *op = op_new(p, TIR_NONNULL);
-    op->res = value_new(p, TT_BOOL, NULL);
-    op_args(op, 1, &ptr);
     return op->res;
 }
 
@@ -859,6 +841,15 @@ static void pdef(StrBuf *b, const TirValue *x)
     ptype(b, x);
 }
 
+/* "[%buf]" after a tile, when the view names a buffer. */
+static void pbuf(StrBuf *b, const TirValue *buf)
+{
+    if (!buf) return;
+    strbuf_puts(b, "[");
+    pval(b, buf);
+    strbuf_puts(b, "]");
+}
+
 static void pex(StrBuf *b, const TirEx *e)
 {
     static const char *const names[] = {
@@ -875,11 +866,7 @@ static void pex(StrBuf *b, const TirEx *e)
     case TX_VEC:
         strbuf_puts(b, "(vec ");
         pval(b, e->val);
-        if (e->buf) {
-            strbuf_puts(b, "[");
-            pval(b, e->buf);
-            strbuf_puts(b, "]");
-        }
+        pbuf(b, e->buf);
         strbuf_puts(b, " ");
         pex(b, e->a);
         strbuf_puts(b, ")");
@@ -887,11 +874,7 @@ static void pex(StrBuf *b, const TirEx *e)
     case TX_MAT:
         strbuf_puts(b, "(mat ");
         pval(b, e->val);
-        if (e->buf) {
-            strbuf_puts(b, "[");
-            pval(b, e->buf);
-            strbuf_puts(b, "]");
-        }
+        pbuf(b, e->buf);
         strbuf_puts(b, " ");
         pex(b, e->a);
         strbuf_puts(b, " ");
@@ -938,11 +921,7 @@ static void poperand(StrBuf *b, const TirOperand *o, int rows, int cols)
 {
     pval(b, o->v);
     if (o->v->type == TT_SMEM) {
-        if (o->buf) {
-            strbuf_puts(b, "[");
-            pval(b, o->buf);
-            strbuf_puts(b, "]");
-        }
+        pbuf(b, o->buf);
         int sr = o->trans ? cols : rows, sc = o->trans ? rows : cols;
         strbuf_puts(b, "(");
         porigin(b, o->row0, o->roff);
@@ -963,11 +942,7 @@ static void penv(StrBuf *b, const TirOp *op)
         strbuf_printf(b, "%s%s=", i ? ", " : " env(", op->env[i].input->name);
         if (op->env[i].tile) {
             pval(b, op->env[i].tile);
-            if (op->env[i].buf) {
-                strbuf_puts(b, "[");
-                pval(b, op->env[i].buf);
-                strbuf_puts(b, "]");
-            }
+            pbuf(b, op->env[i].buf);
         } else {
             pval(b, op->env[i].gmem);
         }
@@ -1020,16 +995,6 @@ static void pop(StrBuf *b, const TirOp *op, int ind)
         pdef(b, op->res);
         strbuf_printf(b, " = %s ", binop_name(op->ival));
         pargs(b, op, 0, 2);
-        break;
-    case TIR_SELECT:
-        pdef(b, op->res);
-        strbuf_puts(b, " = select ");
-        pargs(b, op, 0, 3);
-        break;
-    case TIR_NONNULL:
-        pdef(b, op->res);
-        strbuf_puts(b, " = nonnull ");
-        pargs(b, op, 0, 1);
         break;
     case TIR_LA_SCALAR:
         pdef(b, op->res);

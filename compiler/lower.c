@@ -710,12 +710,29 @@ static void lower_ststate(Low *L, const TirOp *op)
  * Copies
  * ------------------------------------------------------------------------ */
 
-/* Is the thread among [lo, lo + n)? NULL when every thread is. */
-static LLVMValueRef in_range(Low *L, int lo, int n)
+/* The work of threads [lo, lo + n) of an op: a branch around it unless every
+ * thread takes part, a scope for its addresses, and u, the thread's index
+ * among them. threads_end closes both. */
+typedef struct Threads {
+    LLVMBasicBlockRef merge;
+    LLVMValueRef u;
+} Threads;
+
+static Threads threads_begin(Low *L, int lo, int n, const char *name)
 {
-    if (lo == 0 && n >= L->p->threads) return NULL;
-    LLVMValueRef u = LLVMBuildSub(B_, L->tid, ci(L, lo), "");
-    return LLVMBuildICmp(B_, LLVMIntULT, u, ci(L, n), "");
+    Threads t = {NULL, L->tid};
+    if (lo != 0 || n < L->p->threads) {
+        t.u = LLVMBuildSub(B_, L->tid, ci(L, lo), "");
+        t.merge = cg_if_begin(L->cg, LLVMBuildICmp(B_, LLVMIntULT, t.u, ci(L, n), ""), name);
+    }
+    scope_push(L);
+    return t;
+}
+
+static void threads_end(Low *L, Threads *t)
+{
+    scope_pop(L);
+    if (t->merge) cg_if_end(L->cg, t->merge);
 }
 
 static void lower_copy(Low *L, const TirOp *op)
@@ -730,10 +747,8 @@ static void lower_copy(Low *L, const TirOp *op)
     int width = 16;
     while (width > 4 && (rowbytes % width || (gcols * eb) % width)) width /= 2;
     bool sync = rowbytes % width || (gcols * eb) % width || width < 4;
-    LLVMValueRef range = in_range(L, op->thr_lo, op->thr_n);
-    LLVMBasicBlockRef mr = range ? cg_if_begin(cg, range, "copy") : NULL;
-    scope_push(L);
-    LLVMValueRef u = op->thr_lo ? LLVMBuildSub(B_, L->tid, ci(L, op->thr_lo), "") : L->tid;
+    Threads th = threads_begin(L, op->thr_lo, op->thr_n, "copy");
+    LLVMValueRef u = th.u;
     if (sync) width = eb;
     int per_row = rowbytes / width, epc = width / eb, nthr = op->thr_n, total = rows * per_row;
     /* The chunk's first row (b, t0, h) in bytes, and the bytes between tokens. */
@@ -786,8 +801,7 @@ static void lower_copy(Low *L, const TirOp *op)
         }
         if (mg) cg_if_end(cg, mg);
     }
-    scope_pop(L);
-    if (mr) cg_if_end(cg, mr);
+    threads_end(L, &th);
 }
 
 static void lower_fill(Low *L, const TirOp *op)
@@ -951,10 +965,8 @@ static void lower_scan_key(Low *L, const TirOp *op)
     const TirValue *tile = op->args[0];
     LLVMValueRef b = vi(L, op->args[1]), h = vi(L, op->args[2]), t0 = vi(L, op->args[3]), T = vi(L, op->args[4]);
     int C = tile->rows, cols = op->ival, nthr = op->thr_n;
-    LLVMValueRef range = in_range(L, op->thr_lo, nthr);
-    LLVMBasicBlockRef mr = range ? cg_if_begin(cg, range, "scan") : NULL;
-    scope_push(L);
-    LLVMValueRef u = op->thr_lo ? LLVMBuildSub(B_, L->tid, ci(L, op->thr_lo), "") : L->tid;
+    Threads th = threads_begin(L, op->thr_lo, nthr, "scan");
+    LLVMValueRef u = th.u;
     for (int i = 0; i * nthr < cols; i++) {
         LLVMValueRef j = addc(L, u, (long long)i * nthr);
         LLVMBasicBlockRef mj = (i + 1) * nthr > cols ? cg_if_begin(cg, slt(L, j, ci(L, cols)), "scan.j") : NULL;
@@ -971,8 +983,7 @@ static void lower_scan_key(Low *L, const TirOp *op)
         }
         if (mj) cg_if_end(cg, mj);
     }
-    scope_pop(L);
-    if (mr) cg_if_end(cg, mr);
+    threads_end(L, &th);
 }
 
 /* Feature maps: one row a thread, 8 channels (16 bytes) at a time. */
@@ -984,10 +995,8 @@ static void lower_rowmap(Low *L, const TirOp *op)
     LLVMValueRef c0 = op->args[6] ? vi(L, op->args[6]) : NULL;
     int C = dst->rows, nthr = op->thr_n, width = op->ival, nch = op->ival2;
     LAC_ASSERT(width % 8 == 0);
-    LLVMValueRef range = in_range(L, op->thr_lo, nthr);
-    LLVMBasicBlockRef mr = range ? cg_if_begin(cg, range, "map") : NULL;
-    scope_push(L);
-    LLVMValueRef u = op->thr_lo ? LLVMBuildSub(B_, L->tid, ci(L, op->thr_lo), "") : L->tid;
+    Threads th = threads_begin(L, op->thr_lo, nthr, "map");
+    LLVMValueRef u = th.u;
     LLVMTypeRef v4 = LLVMVectorType(cg->t_i32, 4);
     for (int i = 0; i * nthr < C; i++) {
         LLVMValueRef r = addc(L, u, (long long)i * nthr);
@@ -1031,8 +1040,7 @@ static void lower_rowmap(Low *L, const TirOp *op)
         }
         if (mrow) cg_if_end(cg, mrow);
     }
-    scope_pop(L);
-    if (mr) cg_if_end(cg, mr);
+    threads_end(L, &th);
 }
 
 static void lower_any(Low *L, const TirOp *op)

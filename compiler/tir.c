@@ -714,7 +714,7 @@ static void verify_operand(Verify *vf, const TirOp *op, const TirOperand *o, Tir
     if (o->split && (o->v->elem != TE_BF16 || !o->xf)) vfail(vf, op, "only a transformed bf16 operand splits");
 }
 
-static void verify_block(Verify *vf, const TirBlock *bl, int depth)
+static void verify_block(Verify *vf, const TirBlock *bl)
 {
     for (int i = 0; i < bl->n; i++) {
         const TirOp *op = bl->ops[i];
@@ -768,15 +768,12 @@ static void verify_block(Verify *vf, const TirBlock *bl, int depth)
                 if (!op->inits[j] || !op->carried[j] || !op->results[j]) vfail(vf, op, "a carried value is missing");
             if (op->ncarried && (op->body.n == 0 || op->body.ops[op->body.n - 1]->kind != TIR_YIELD))
                 vfail(vf, op, "a for with carried values does not end in yield");
-            verify_block(vf, &op->body, depth + 1);
+            verify_block(vf, &op->body);
             break;
         case TIR_IF:
             if (op->args[0]->type != TT_BOOL) vfail(vf, op, "an if condition is not bool");
-            verify_block(vf, &op->body, depth + 1);
-            verify_block(vf, &op->orelse, depth + 1);
-            break;
-        case TIR_BARRIER:
-            (void)depth;
+            verify_block(vf, &op->body);
+            verify_block(vf, &op->orelse);
             break;
         default: break;
         }
@@ -790,7 +787,7 @@ bool tir_verify(const TirProgram *p, Diags *d)
         diag_error(d, p->loc, "internal error: %s has an open region", p->name);
         return false;
     }
-    verify_block(&vf, &p->top, 0);
+    verify_block(&vf, &p->top);
     return vf.ok;
 }
 

@@ -499,13 +499,11 @@ static TirValue *chunk_top(Fwd *f, TirValue *i, TirValue *c, Part part)
         tir_wait(P_, NS - 2);
         tir_barrier(P_);
         TirValue *cn = bini(f, TB_ADD, c, NS - 1);
-        TirOp *iff = tir_if_begin(P_, bin(f, TB_LT, cn, f->c_hi), 0, NULL);
-        (void)iff;
+        tir_if_begin(P_, bin(f, TB_LT, cn, f->c_hi), 0, NULL);
         issue_chunk(f, cn, bini(f, TB_REM, bini(f, TB_ADD, i, NS - 1), NS), part);
         tir_if_end(P_, NULL);
         tir_commit(P_);
     }
-    bool sync2 = false;
     TirValue *t0 = bini(f, TB_MUL, c, f->C);
     TirEnv env[1024];
     int thr_a = f->WA * 32, thr_b = f->WB * 32;
@@ -538,8 +536,8 @@ static TirValue *chunk_top(Fwd *f, TirValue *i, TirValue *c, Part part)
             tir_scan_key(P_, f->Bt, v->decay_expr, env, n, f->b, f->h, t0, f->T, f->dk, lo, thr_b);
         }
     }
-    sync2 = !f->qring || !f->kring || !f->vring || v->decay != DECAY_NONE;
-    if (sync2) tir_barrier(P_);
+    /* Row maps and scans write what both roles read next. */
+    if (!f->qring || !f->kring || !f->vring || v->decay != DECAY_NONE) tir_barrier(P_);
     return buf;
 }
 
@@ -584,11 +582,7 @@ static void role_output(Fwd *f)
     TirValue *wa = f->warp;
     OutPlan pl = out_plan(f, wa);
     int mtiles = f->C / 16;
-    TirValue *group = NULL, *gactive = NULL;
-    if (pl.cw0 < 0) {
-        group = bini(f, TB_DIV, wa, mtiles);
-        gactive = bin(f, TB_LT, group, ci(f, f->BV / pl.bvw));
-    }
+    TirValue *group = pl.cw0 < 0 ? bini(f, TB_DIV, wa, mtiles) : NULL;
     TirOp *loop = tir_for_begin(P_, ci(f, 0), bin(f, TB_SUB, f->c_hi, f->c_lo), 0, NULL, "i");
     TirValue *i = loop->iv;
     TirValue *c = bin(f, TB_ADD, f->c_lo, i);
@@ -602,7 +596,6 @@ static void role_output(Fwd *f)
             output_tile(f, c, qb, kb, vb, sbuf, pl.r0[0], g * pl.bvw, pl.bvw, wa);
             tir_if_end(P_, NULL);
         }
-        (void)gactive;
     } else {
         for (int t = 0; t < pl.ntiles; t++) output_tile(f, c, qb, kb, vb, sbuf, pl.r0[t], 0, pl.bvw, wa);
     }
@@ -710,8 +703,7 @@ static void role_state(Fwd *f)
             TirValue *rix = bin(f, TB_ADD, bin(f, TB_MUL, f->bh, f->nseg), f->seg);
             tir_ststate(P_, res[0], f->BV, f->ws, rix, f->rec, 0, dk, dv, f0s[t], 0, f->v0, 0, false);
             if (f->norm) tir_ststate(P_, res[1], 8, f->ws, rix, f->rec, dk * dv, dk, dk, f0s[t], 0, NULL, 0, true);
-            TirOp *first = tir_if_begin(P_, bin(f, TB_EQ, f->v0, ci(f, 0)), 0, NULL);
-            (void)first;
+            tir_if_begin(P_, bin(f, TB_EQ, f->v0, ci(f, 0)), 0, NULL);
             tir_ststate(P_, res[per_tile - 1], 8, f->ws, rix, f->rec, dk * dv + dk, dk, dk, f0s[t], 0, NULL, 0, true);
             tir_if_end(P_, NULL);
         } else {
@@ -720,8 +712,7 @@ static void role_state(Fwd *f)
             tir_if_begin(P_, last, 0, NULL);
             tir_ststate(P_, res[0], f->BV, f->sfin, f->bh, dk * dv, 0, dk, dv, f0s[t], 0, f->v0, 0, false);
             if (f->norm) {
-                TirOp *first = tir_if_begin(P_, bin(f, TB_EQ, f->v0, ci(f, 0)), 0, NULL);
-                (void)first;
+                tir_if_begin(P_, bin(f, TB_EQ, f->v0, ci(f, 0)), 0, NULL);
                 tir_ststate(P_, res[1], 8, f->zfin, f->bh, dk, 0, dk, dk, f0s[t], 0, NULL, 0, true);
                 tir_if_end(P_, NULL);
             }

@@ -16,6 +16,9 @@
 #include <sys/stat.h>
 
 #include "lac_internal.h"
+#ifdef LAC_HAVE_RUNTIME
+#include "lac_runtime.h"
+#endif
 
 /* ------------------------------------------------------------------------
  * The pipeline
@@ -69,6 +72,121 @@ static bool source_read(const char *path, Arena *a, Diags *d, SrcFile *out)
 }
 
 /* ------------------------------------------------------------------------
+ * Compile requests: what the command line and the runtime share
+ * ------------------------------------------------------------------------ */
+
+bool compile_sets_add(CompileSets *cs, const char *s, Arena *a)
+{
+    const char *eq = strchr(s, '=');
+    if (!eq || eq == s) return false;
+    char *end;
+    errno = 0;
+    double v = strtod(eq + 1, &end);
+    if (end == eq + 1 || *end || errno || !isfinite(v)) return false;
+    for (int k = 0; k < KNOB_COUNT_; k++) {
+        const char *kn = knob_name(k);
+        if (strlen(kn) == (size_t)(eq - s) && strncmp(kn, s, (size_t)(eq - s)) == 0) {
+            if (v != floor(v) || v < 1 || v > 1 << 20) return false;
+            cs->knob[k] = (int)v;
+            cs->knob_text[k] = arena_strdup(a, s);
+            return true;
+        }
+    }
+    if (cs->novr >= cs->cap) return false;
+    ParamOverride *p = &cs->ovr[cs->novr++];
+    memset(p, 0, sizeof *p);
+    p->name = arena_strndup(a, s, (size_t)(eq - s));
+    p->value = v;
+    p->is_int = strpbrk(eq + 1, ".eE") == NULL;
+    return true;
+}
+
+Variant *compile_check(const SrcFile *src, const CompileSets *cs, Arena *a, Diags *d)
+{
+    Frontend fe = frontend_run(src, cs->ovr, cs->novr, STAGE_SEMA, a, d);
+    return d->nerrors > 0 ? NULL : fe.variant;
+}
+
+/* The configuration to compile: the variant's default, with the tile
+ * settings pinned by --set (checked like a tile statement, section 11). */
+bool compile_config(const Variant *v, const CompileSets *cs, KernelConfig *kc, Diags *d)
+{
+    *kc = kernel_config_default(v);
+    int *slot[KNOB_COUNT_] = {&kc->chunk, &kc->subchunk, &kc->block_k, &kc->block_v, &kc->warps, &kc->stages};
+    bool ok = true;
+    for (int k = 0; k < KNOB_COUNT_; k++) {
+        if (!cs->knob[k]) continue;
+        if (!sema_knob_ok(k, cs->knob[k])) {
+            diag_error_noloc(d, "<command line>", "--set %s: this value is not allowed for %s (section 11 of "
+                                                  "docs/language.md)",
+                             cs->knob_text[k], knob_name(k));
+            ok = false;
+            continue;
+        }
+        *slot[k] = sema_knob_clamp(v, k, cs->knob[k]);
+    }
+    if (ok && kc->chunk % kc->subchunk != 0) {
+        diag_error_noloc(d, "<command line>", "subchunk = %d does not divide chunk = %d (section 11)",
+                         kc->subchunk, kc->chunk);
+        ok = false;
+    }
+    return ok;
+}
+
+static bool config_eq(const KernelConfig *a, const KernelConfig *b)
+{
+    return a->chunk == b->chunk && a->subchunk == b->subchunk && a->block_k == b->block_k &&
+           a->block_v == b->block_v && a->warps == b->warps && a->stages == b->stages;
+}
+
+int compile_configs(const Variant *v, const CompileSets *cs, KernelConfig *out, int max)
+{
+    const TuneSpace *ts = &v->tune;
+    int nv[KNOB_COUNT_], vals[KNOB_COUNT_][LAC_MAX_TUNE_VALUES];
+    long total = 1;
+    for (int k = 0; k < KNOB_COUNT_; k++) {
+        if (cs->knob[k]) {
+            nv[k] = 1;
+            vals[k][0] = sema_knob_clamp(v, k, cs->knob[k]);
+        } else {
+            nv[k] = ts->nvalues[k] > 0 ? ts->nvalues[k] : 1;
+            for (int i = 0; i < nv[k]; i++) vals[k][i] = ts->nvalues[k] > 0 ? ts->values[k][i] : ts->tile[k];
+        }
+        total *= nv[k];
+    }
+    int n = 0;
+    /* The default configuration first: it is what runs when nothing is tuned. */
+    Diags quiet;
+    Arena qa;
+    arena_init(&qa);
+    diags_init(&quiet, &qa);
+    KernelConfig def;
+    if (max > 0 && compile_config(v, cs, &def, &quiet)) out[n++] = def;
+    arena_free(&qa);
+    for (long idx = 0; idx < total && n < max; idx++) {
+        int pick[KNOB_COUNT_];
+        long r = idx;
+        for (int k = KNOB_COUNT_ - 1; k >= 0; k--) {
+            pick[k] = vals[k][r % nv[k]];
+            r /= nv[k];
+        }
+        KernelConfig kc = {pick[KNOB_CHUNK], pick[KNOB_SUBCHUNK], pick[KNOB_BLOCK_K],
+                           pick[KNOB_BLOCK_V], pick[KNOB_WARPS],   pick[KNOB_STAGES]};
+        if (kc.chunk % kc.subchunk != 0) continue;
+        bool dup = false;
+        for (int i = 0; i < n && !dup; i++) dup = config_eq(&out[i], &kc);
+        if (!dup) out[n++] = kc;
+    }
+    return n;
+}
+
+void kernel_config_format(const KernelConfig *kc, char *out, size_t n)
+{
+    snprintf(out, n, "chunk=%d subchunk=%d block_k=%d block_v=%d warps=%d stages=%d", kc->chunk, kc->subchunk,
+             kc->block_k, kc->block_v, kc->warps, kc->stages);
+}
+
+/* ------------------------------------------------------------------------
  * Command line
  * ------------------------------------------------------------------------ */
 
@@ -82,6 +200,11 @@ static const char usage[] =
     "                                forward kernels' tile IR, LLVM IR (after O3)\n"
     "                                or PTX\n"
     "  compile FILE -o OUT.ptx       PTX of the forward kernels [--arch sm_80|sm_90|sm_90a]\n"
+    "  compile FILE --all-configs -o DIR\n"
+    "                                PTX of every configuration of the tuning space,\n"
+    "                                one file each: DIR/NAME.bvB.wW.sS[...].ptx\n"
+    "  tune FILE --shape B,T,H       tune on this machine's GPU: progress, then the\n"
+    "        [--force] [--device N]  chosen configuration (kept in the tuning database)\n"
     "  ref FILE --shape B,T,H        run the float64 reference on random inputs\n"
     "        [--seed N] [--initial-state] [--out DIR]\n"
     "  version                       print versions and self-test the NVPTX back end\n"
@@ -98,13 +221,10 @@ typedef struct Options {
     const char *cmd;
     const char **files;
     int nfiles;
-    ParamOverride *ovr;
-    int novr;
+    CompileSets sets;        /* --set */
     DiagFormat fmt;
     bool werror;
     bool dump_tokens, dump_ast, dump_tir, dump_llvm, dump_ptx;
-    int knob[KNOB_COUNT_];   /* --set of a tile setting, or 0 */
-    const char *knob_text[KNOB_COUNT_];
     const char *arch;
     const char *out_file;
     int B, T, H;
@@ -112,6 +232,9 @@ typedef struct Options {
     uint64_t seed;
     bool initial_state;
     const char *out_dir;
+    bool all_configs;
+    bool force;
+    int device;
 } Options;
 
 static bool parse_shape(const char *s, Options *o)
@@ -127,30 +250,6 @@ static bool parse_shape(const char *s, Options *o)
     return true;
 }
 
-static bool parse_set(const char *s, Options *o, Arena *a)
-{
-    const char *eq = strchr(s, '=');
-    if (!eq || eq == s) return false;
-    char *end;
-    errno = 0;
-    double v = strtod(eq + 1, &end);
-    if (end == eq + 1 || *end || errno || !isfinite(v)) return false;
-    for (int k = 0; k < KNOB_COUNT_; k++) {
-        const char *kn = knob_name(k);
-        if (strlen(kn) == (size_t)(eq - s) && strncmp(kn, s, (size_t)(eq - s)) == 0) {
-            if (v != floor(v) || v < 1 || v > 1 << 20) return false;
-            o->knob[k] = (int)v;
-            o->knob_text[k] = s;
-            return true;
-        }
-    }
-    ParamOverride *p = &o->ovr[o->novr++];
-    p->name = arena_strndup(a, s, (size_t)(eq - s));
-    p->value = v;
-    p->is_int = strpbrk(eq + 1, ".eE") == NULL;
-    return true;
-}
-
 /* Returns 0 when the options parse, 2 (usage) otherwise. */
 static int options_parse(int argc, char **argv, Options *o, Arena *a)
 {
@@ -158,7 +257,8 @@ static int options_parse(int argc, char **argv, Options *o, Arena *a)
     o->seed = 1;
     o->arch = "sm_90";
     o->files = arena_alloc(a, sizeof(char *) * (size_t)(argc + 1));
-    o->ovr = arena_alloc(a, sizeof(ParamOverride) * (size_t)(argc + 1));
+    o->sets.ovr = arena_alloc(a, sizeof(ParamOverride) * (size_t)(argc + 1));
+    o->sets.cap = argc + 1;
     if (argc < 2) {
         fputs(usage, stderr);
         return 2;
@@ -168,13 +268,13 @@ static int options_parse(int argc, char **argv, Options *o, Arena *a)
         const char *s = argv[i];
         const char *val = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(s, "--set") == 0 && val) {
-            if (!parse_set(val, o, a)) {
+            if (!compile_sets_add(&o->sets, val, a)) {
                 fprintf(stderr, "lac: error: --set expects NAME=NUMBER, got '%s'\n", val);
                 return 2;
             }
             i++;
         } else if (strncmp(s, "--set=", 6) == 0) {
-            if (!parse_set(s + 6, o, a)) {
+            if (!compile_sets_add(&o->sets, s + 6, a)) {
                 fprintf(stderr, "lac: error: --set expects NAME=NUMBER, got '%s'\n", s + 6);
                 return 2;
             }
@@ -208,6 +308,19 @@ static int options_parse(int argc, char **argv, Options *o, Arena *a)
             o->dump_ptx = true;
         } else if (strcmp(s, "--out") == 0 && val) {
             o->out_dir = val;
+            i++;
+        } else if (strcmp(s, "--all-configs") == 0) {
+            o->all_configs = true;
+        } else if (strcmp(s, "--force") == 0) {
+            o->force = true;
+        } else if (strcmp(s, "--device") == 0 && val) {
+            char *end;
+            long dv = strtol(val, &end, 10);
+            if (*end || end == val || dv < 0 || dv > 1024) {
+                fprintf(stderr, "lac: error: --device expects a GPU ordinal, got '%s'\n", val);
+                return 2;
+            }
+            o->device = (int)dv;
             i++;
         } else if (strcmp(s, "--initial-state") == 0) {
             o->initial_state = true;
@@ -264,7 +377,7 @@ static int cmd_check(const Options *o)
             rc = 2;
             continue;
         }
-        Frontend fe = frontend_run(&src, o->ovr, o->novr, STAGE_SEMA, &a, &d);
+        Frontend fe = frontend_run(&src, o->sets.ovr, o->sets.novr, STAGE_SEMA, &a, &d);
         diags_flush(&d, o->fmt);
         if (failed(&d, o)) {
             if (rc == 0) rc = 1;
@@ -280,45 +393,100 @@ static int cmd_check(const Options *o)
     return rc;
 }
 
-/* The configuration to compile: the variant's default, with the tile
- * settings given by --set (checked like a tile statement, section 11). */
-static bool config_of(const Variant *v, const Options *o, KernelConfig *kc, Diags *d)
-{
-    *kc = kernel_config_default(v);
-    int *slot[KNOB_COUNT_] = {&kc->chunk, &kc->subchunk, &kc->block_k, &kc->block_v, &kc->warps, &kc->stages};
-    bool ok = true;
-    for (int k = 0; k < KNOB_COUNT_; k++) {
-        if (!o->knob[k]) continue;
-        if (!sema_knob_ok(k, o->knob[k])) {
-            diag_error_noloc(d, "<command line>", "--set %s: this value is not allowed for %s (section 11 of "
-                                                  "docs/language.md)",
-                             o->knob_text[k], knob_name(k));
-            ok = false;
-            continue;
-        }
-        *slot[k] = sema_knob_clamp(v, k, o->knob[k]);
-    }
-    if (ok && kc->chunk % kc->subchunk != 0) {
-        diag_error_noloc(d, "<command line>", "subchunk = %d does not divide chunk = %d (section 11)",
-                         kc->subchunk, kc->chunk);
-        ok = false;
-    }
-    return ok;
-}
-
 /* Front end, then the code generator: PTX (and LLVM IR, tile IR) of the forward. */
 static bool compile_forward(const SrcFile *src, const Options *o, Arena *a, Diags *d, StrBuf *ptx,
                             StrBuf *ir, StrBuf *tir)
 {
-    Frontend fe = frontend_run(src, o->ovr, o->novr, STAGE_SEMA, a, d);
+    Frontend fe = frontend_run(src, o->sets.ovr, o->sets.novr, STAGE_SEMA, a, d);
     if (!fe.variant || failed(d, o)) return false;
     KernelConfig kc;
-    if (!config_of(fe.variant, o, &kc, d)) return false;
+    if (!compile_config(fe.variant, &o->sets, &kc, d)) return false;
     return codegen_forward_ptx(fe.variant, &kc, o->arch, ptx, ir, tir, a, d);
+}
+
+/* Write a temporary file and rename it, so a reader never sees half a file. */
+static bool file_write_atomic(const char *path, const char *data, size_t len)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "wb");
+    bool w = f && fwrite(data, 1, len, f) == len;
+    if (f && fclose(f) != 0) w = false;
+    if (!w || rename(tmp, path) != 0) {
+        fprintf(stderr, "lac: error: cannot write %s: %s\n", path, strerror(errno));
+        remove(tmp);
+        return false;
+    }
+    return true;
+}
+
+/* `lac compile FILE --all-configs -o DIR`: every configuration of the
+ * tuning space, one PTX file each; configurations the code generator
+ * rules out for the target (shared memory) are reported and skipped. */
+static int cmd_compile_all(const Options *o)
+{
+    Arena a;
+    arena_init(&a);
+    Diags d;
+    diags_init(&d, &a);
+    SrcFile src;
+    int rc = 0;
+    if (!source_read(o->files[0], &a, &d, &src)) {
+        diags_flush(&d, o->fmt);
+        arena_free(&a);
+        return 2;
+    }
+    Variant *v = compile_check(&src, &o->sets, &a, &d);
+    if (!v || failed(&d, o)) {
+        diags_flush(&d, o->fmt);
+        arena_free(&a);
+        return 1;
+    }
+    if (mkdir(o->out_file, 0755) != 0 && errno != EEXIST) {
+        fprintf(stderr, "lac: error: cannot create %s: %s\n", o->out_file, strerror(errno));
+        arena_free(&a);
+        return 2;
+    }
+    enum { MAXC = 4096 };
+    KernelConfig *cfgs = arena_alloc(&a, sizeof *cfgs * MAXC);
+    int n = compile_configs(v, &o->sets, cfgs, MAXC);
+    int nok = 0;
+    const char *base = strrchr(src.name, '/') ? strrchr(src.name, '/') + 1 : src.name;
+    size_t blen = strlen(base) > 3 && strcmp(base + strlen(base) - 3, ".la") == 0 ? strlen(base) - 3 : strlen(base);
+    for (int i = 0; i < n && rc != 2; i++) {
+        const KernelConfig *kc = &cfgs[i];
+        char path[4096], cfg[160];
+        kernel_config_format(kc, cfg, sizeof cfg);
+        snprintf(path, sizeof path, "%s/%.*s.bv%d.w%d.s%d.c%d.sc%d.bk%d.ptx", o->out_file, (int)blen, base, kc->block_v,
+                 kc->warps, kc->stages, kc->chunk, kc->subchunk, kc->block_k);
+        Diags cd;
+        diags_init(&cd, &a);
+        StrBuf ptx;
+        strbuf_init(&ptx);
+        if (codegen_forward_ptx(v, kc, o->arch, &ptx, NULL, NULL, &a, &cd)) {
+            if (file_write_atomic(path, ptx.data, ptx.len)) {
+                printf("[%d/%d] %s: %s\n", i + 1, n, cfg, path);
+                nok++;
+            } else {
+                rc = 2;
+            }
+        } else {
+            printf("[%d/%d] %s: skipped for %s:\n", i + 1, n, cfg, o->arch);
+            fflush(stdout);
+            diags_flush(&cd, DIAG_FORMAT_PLAIN);
+        }
+        strbuf_free(&ptx);
+    }
+    if (rc == 0) printf("lac: %d of %d configurations written to %s\n", nok, n, o->out_file);
+    if (rc == 0 && nok == 0) rc = 1;
+    diags_flush(&d, o->fmt);
+    arena_free(&a);
+    return rc;
 }
 
 static int cmd_compile(const Options *o)
 {
+    if (o->nfiles == 1 && o->out_file && o->all_configs) return cmd_compile_all(o);
     if (o->nfiles != 1 || !o->out_file) {
         fprintf(stderr, "lac: error: compile takes one file and -o OUT.ptx\n");
         return 2;
@@ -335,18 +503,8 @@ static int cmd_compile(const Options *o)
         rc = 2;
     } else if (!compile_forward(&src, o, &a, &d, &ptx, NULL, NULL)) {
         rc = 1;
-    } else {
-        /* Write a temporary file and rename it, so a reader never sees half a file. */
-        char tmp[4096];
-        snprintf(tmp, sizeof tmp, "%s.tmp", o->out_file);
-        FILE *f = fopen(tmp, "wb");
-        bool w = f && fwrite(ptx.data, 1, ptx.len, f) == ptx.len;
-        if (f && fclose(f) != 0) w = false;
-        if (!w || rename(tmp, o->out_file) != 0) {
-            fprintf(stderr, "lac: error: cannot write %s: %s\n", o->out_file, strerror(errno));
-            remove(tmp);
-            rc = 2;
-        }
+    } else if (!file_write_atomic(o->out_file, ptx.data, ptx.len)) {
+        rc = 2;
     }
     diags_flush(&d, o->fmt);
     strbuf_free(&ptx);
@@ -389,7 +547,7 @@ static int cmd_dump(const Options *o)
             strbuf_putc(&b, '\n');
         }
     } else {
-        Frontend fe = frontend_run(&src, o->ovr, o->novr, STAGE_SEMA, &a, &d);
+        Frontend fe = frontend_run(&src, o->sets.ovr, o->sets.novr, STAGE_SEMA, &a, &d);
         ast_dump(fe.ast, &b);
         if (fe.variant) {
             strbuf_puts(&b, "variant: ");
@@ -499,7 +657,7 @@ static int cmd_ref(const Options *o)
         arena_free(&a);
         return 2;
     }
-    Frontend fe = frontend_run(&src, o->ovr, o->novr, STAGE_SEMA, &a, &d);
+    Frontend fe = frontend_run(&src, o->sets.ovr, o->sets.novr, STAGE_SEMA, &a, &d);
     Variant *v = fe.variant;
     if (!v || failed(&d, o)) {
         diags_flush(&d, o->fmt);
@@ -608,6 +766,61 @@ done:
     return rc;
 }
 
+/* `lac tune FILE --shape B,T,H`: the runtime's tuner on this machine's GPU,
+ * with its progress lines, then the choice (kept in the tuning database). */
+static int cmd_tune(const Options *o)
+{
+    if (o->nfiles != 1 || !o->have_shape) {
+        fprintf(stderr, "lac: error: tune takes one file and --shape B,T,H\n");
+        return 2;
+    }
+#ifdef LAC_HAVE_RUNTIME
+    lac_context_options co = {0};
+    co.device = o->device;
+    co.verbose = 1;
+    lac_context *cx = NULL;
+    lac_status st = lac_context_create(&co, &cx);
+    if (st != LAC_OK) {
+        fprintf(stderr, "lac: error: %s\n", lac_last_error());
+        return st == LAC_ERR_NO_DRIVER || st == LAC_ERR_NO_DEVICE ? 3 : 2;
+    }
+    const char **sets = malloc(sizeof(char *) * (size_t)(KNOB_COUNT_ + o->sets.novr + 1));
+    int nsets = 0;
+    char (*ovr)[128] = malloc(sizeof *ovr * (size_t)(o->sets.novr + 1));
+    for (int k = 0; sets && k < KNOB_COUNT_; k++)
+        if (o->sets.knob_text[k]) sets[nsets++] = o->sets.knob_text[k];
+    for (int i = 0; sets && ovr && i < o->sets.novr; i++) {
+        snprintf(ovr[i], sizeof ovr[i], "%s=%.17g", o->sets.ovr[i].name, o->sets.ovr[i].value);
+        sets[nsets++] = ovr[i];
+    }
+    lac_variant *lv = NULL;
+    lac_tune_result r;
+    int rc = 0;
+    st = sets && ovr ? lac_variant_load(cx, o->files[0], sets, nsets, &lv) : LAC_ERR_INTERNAL;
+    if (st == LAC_OK) st = lac_tune(lv, o->B, o->T, o->H, o->force, &r);
+    if (st != LAC_OK) {
+        fprintf(stderr, "lac: error: %s\n", lac_last_error());
+        rc = st == LAC_ERR_SOURCE ? 1 : 2;
+    } else {
+        lac_device_info di;
+        lac_context_device(cx, &di);
+        printf("%s %s on %s: %s", o->files[0], r.shape_class, di.name, r.config);
+        if (r.from_database)
+            printf(" (from the tuning database, %.4f ms when tuned)\n", r.ms);
+        else
+            printf(" (%.4f ms; %d candidates timed, %d pruned, %.1f s)\n", r.ms, r.candidates, r.pruned, r.seconds);
+    }
+    lac_variant_destroy(lv);
+    lac_context_destroy(cx);
+    free(sets);
+    free(ovr);
+    return rc;
+#else
+    fprintf(stderr, "lac: error: this lac was built without the runtime (no cuda.h at build time)\n");
+    return 2;
+#endif
+}
+
 static int cmd_version(void)
 {
     StrBuf b;
@@ -633,6 +846,8 @@ LAC_API int lac_main(int argc, char **argv)
             rc = cmd_dump(&o);
         } else if (strcmp(o.cmd, "compile") == 0) {
             rc = cmd_compile(&o);
+        } else if (strcmp(o.cmd, "tune") == 0) {
+            rc = cmd_tune(&o);
         } else if (strcmp(o.cmd, "ref") == 0) {
             rc = cmd_ref(&o);
         } else if (strcmp(o.cmd, "version") == 0 || strcmp(o.cmd, "--version") == 0) {

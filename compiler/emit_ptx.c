@@ -78,10 +78,7 @@ bool codegen_forward_ptx(const Variant *v, const KernelConfig *kcp, const char *
     }
     if (!ptx && !llvm_ir) return true;
 
-    LLVMInitializeNVPTXTargetInfo();
-    LLVMInitializeNVPTXTarget();
-    LLVMInitializeNVPTXTargetMC();
-    LLVMInitializeNVPTXAsmPrinter();
+    llvm_init_nvptx(); /* once per process: compilations may run in parallel threads */
     LLVMTargetRef target = NULL;
     char *err = NULL;
     if (LLVMGetTargetFromTriple(triple, &target, &err)) {

@@ -755,6 +755,10 @@ typedef struct KernelInfo {
     KernelConfig config;
 } KernelInfo;
 
+/* The dtype of o: that of the value rows' input (the first per-token vector
+ * input that the value reads, else the first per-token vector input). */
+DType fwd_io_dtype(const Variant *v);
+
 /* templates/fwd_state.c: the forward as a tile program, or NULL with
  * located errors for what the code generator does not support. */
 TirProgram *tmpl_fwd(const Variant *v, const KernelConfig *kc, FwdKind kind, Arena *a, Diags *d,
@@ -770,11 +774,40 @@ bool codegen_forward_ptx(const Variant *v, const KernelConfig *kc, const char *a
                          StrBuf *llvm_ir, StrBuf *tir, Arena *a, Diags *d);
 
 /* ========================================================================
+ * compile requests (driver.c): what `lac compile` and the runtime share
+ * ======================================================================== */
+
+/* The --set NAME=VALUE list of a compilation: param overrides, and tile
+ * settings that pin a knob of the tuning space. */
+typedef struct CompileSets {
+    ParamOverride *ovr; /* room for `cap` */
+    int novr, cap;
+    int knob[KNOB_COUNT_]; /* a pinned tile setting, or 0 */
+    const char *knob_text[KNOB_COUNT_];
+} CompileSets;
+
+/* Add one "NAME=VALUE"; false when it does not parse (or there is no room). */
+bool compile_sets_add(CompileSets *cs, const char *text, Arena *a);
+/* Parse and check a source with the param overrides; NULL with diagnostics. */
+Variant *compile_check(const SrcFile *src, const CompileSets *cs, Arena *a, Diags *d);
+/* The default configuration with the pinned knobs; false with diagnostics. */
+bool compile_config(const Variant *v, const CompileSets *cs, KernelConfig *kc, Diags *d);
+/* The configurations of the tuning space with the pinned knobs (valid,
+ * distinct, the default first); at most max; returns how many. */
+int compile_configs(const Variant *v, const CompileSets *cs, KernelConfig *out, int max);
+/* "chunk=64 subchunk=16 block_k=128 block_v=64 warps=8 stages=3" */
+void kernel_config_format(const KernelConfig *kc, char *out, size_t n);
+
+/* ========================================================================
  * LLVM (llvm_info.c): the statically linked NVPTX back end
  * ======================================================================== */
 
 /* Writes e.g. "LLVM 19.1.7, nvptx64 target: sm_80 sm_90 sm_90a"; false if the
  * NVPTX target cannot be created (the message says why). */
 bool llvm_describe_backend(StrBuf *out);
+/* Register the NVPTX target with LLVM, once per process (thread-safe). */
+void llvm_init_nvptx(void);
+/* "19.1.7" */
+void llvm_version(char *out, size_t n);
 
 #endif /* LAC_INTERNAL_H */

@@ -12,6 +12,9 @@
 #endif
 #include <string.h>
 
+#include <pthread.h>
+#include <stdio.h>
+
 #include <llvm-c/Core.h>
 #include <llvm-c/Analysis.h>
 #include <llvm-c/Target.h>
@@ -72,15 +75,33 @@ static bool probe_arch(LLVMTargetRef target, const char *cpu, StrBuf *err)
     return ok;
 }
 
-bool llvm_describe_backend(StrBuf *out)
+static void nvptx_init_once(void)
 {
-    unsigned maj = 0, min = 0, pat = 0;
-    LLVMGetVersion(&maj, &min, &pat);
-    strbuf_printf(out, "LLVM %u.%u.%u (static), ", maj, min, pat);
     LLVMInitializeNVPTXTargetInfo();
     LLVMInitializeNVPTXTarget();
     LLVMInitializeNVPTXTargetMC();
     LLVMInitializeNVPTXAsmPrinter();
+}
+
+void llvm_init_nvptx(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, nvptx_init_once);
+}
+
+void llvm_version(char *out, size_t n)
+{
+    unsigned maj = 0, min = 0, pat = 0;
+    LLVMGetVersion(&maj, &min, &pat);
+    snprintf(out, n, "%u.%u.%u", maj, min, pat);
+}
+
+bool llvm_describe_backend(StrBuf *out)
+{
+    char ver[32];
+    llvm_version(ver, sizeof ver);
+    strbuf_printf(out, "LLVM %s (static), ", ver);
+    llvm_init_nvptx();
     LLVMTargetRef target = NULL;
     char *err = NULL;
     if (LLVMGetTargetFromTriple(triple, &target, &err)) {

@@ -12,6 +12,7 @@
 #include <dlfcn.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "lac_cuda.h"
@@ -233,6 +234,56 @@ CudaStatus cuda_module_load(CudaCtx *c, const char *ptx, CUmodule *out, CudaJitL
     return CS_OK;
 }
 
+/* The linker's state, destroyed on every path (its cubin lives in it). */
+static CudaStatus link_run(CudaCtx *c, CUlinkState ls, const char *ptx, void **cubin, size_t *size)
+{
+    CU_CHECK(c, cuLinkAddData(ls, CU_JIT_INPUT_PTX, (void *)ptx, strlen(ptx) + 1, "lac.ptx", 0, NULL, NULL));
+    void *img = NULL;
+    size_t n = 0;
+    CU_CHECK(c, cuLinkComplete(ls, &img, &n));
+    *cubin = malloc(n ? n : 1);
+    if (!*cubin) return cuda_error(c, CS_INVALID, "out of host memory for a cubin of %zu bytes", n);
+    memcpy(*cubin, img, n);
+    *size = n;
+    return CS_OK;
+}
+
+CudaStatus cuda_ptx_to_cubin(CudaCtx *c, const char *ptx, void **cubin, size_t *size, CudaJitLog *log)
+{
+    CudaJitLog local;
+    CudaJitLog *l = log ? log : &local;
+    l->info[0] = l->error[0] = 0;
+    l->wall_ms = 0;
+    *cubin = NULL;
+    *size = 0;
+    CUjit_option opt[] = {CU_JIT_INFO_LOG_BUFFER, CU_JIT_INFO_LOG_BUFFER_SIZE_BYTES,
+                          CU_JIT_ERROR_LOG_BUFFER, CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES,
+                          CU_JIT_LOG_VERBOSE, CU_JIT_WALL_TIME};
+    void *val[] = {l->info, (void *)(uintptr_t)sizeof l->info, l->error,
+                   (void *)(uintptr_t)sizeof l->error, (void *)(uintptr_t)1, NULL};
+    CUlinkState ls = NULL;
+    CU_CHECK(c, cuLinkCreate((unsigned)(sizeof opt / sizeof opt[0]), opt, val, &ls));
+    CudaStatus st = link_run(c, ls, ptx, cubin, size);
+    float ms;
+    memcpy(&ms, &val[5], sizeof ms);
+    l->wall_ms = ms;
+    CUresult rc = c->api.cuLinkDestroy(ls);
+    if (st == CS_OK && rc != CUDA_SUCCESS) st = cuda_fail(c, rc, __FILE__, __LINE__, "cuLinkDestroy(ls)");
+    if (st != CS_OK) {
+        free(*cubin);
+        *cubin = NULL;
+        *size = 0;
+    }
+    return st;
+}
+
+CudaStatus cuda_module_load_cubin(CudaCtx *c, const void *cubin, CUmodule *out)
+{
+    *out = NULL;
+    CU_CHECK(c, cuModuleLoadData(out, cubin));
+    return CS_OK;
+}
+
 CudaStatus cuda_module_unload(CudaCtx *c, CUmodule m)
 {
     if (m) CU_CHECK(c, cuModuleUnload(m));
@@ -294,17 +345,29 @@ CudaStatus cuda_memset8(CudaCtx *c, CUdeviceptr p, unsigned char byte, size_t by
     return CS_OK;
 }
 
+CudaStatus cuda_copy_d2d(CudaCtx *c, CUdeviceptr dst, CUdeviceptr src, size_t bytes)
+{
+    if (bytes) CU_CHECK(c, cuMemcpyDtoD(dst, src, bytes));
+    return CS_OK;
+}
+
 CudaStatus cuda_launch(CudaCtx *c, CUfunction f, const unsigned grid[3], const unsigned block[3],
                        unsigned smem, void **params)
 {
     CU_CHECK(c, cuLaunchKernel(f, grid[0], grid[1], grid[2], block[0], block[1], block[2], smem,
-                               NULL, params, NULL));
+                               c->stream, params, NULL));
     return CS_OK;
 }
 
 CudaStatus cuda_sync(CudaCtx *c)
 {
     CU_CHECK(c, cuCtxSynchronize());
+    return CS_OK;
+}
+
+CudaStatus cuda_stream_sync(CudaCtx *c)
+{
+    CU_CHECK(c, cuStreamSynchronize(c->stream));
     return CS_OK;
 }
 
@@ -317,7 +380,7 @@ CudaStatus cuda_event_create(CudaCtx *c, CUevent *out)
 
 CudaStatus cuda_event_record(CudaCtx *c, CUevent e)
 {
-    CU_CHECK(c, cuEventRecord(e, NULL));
+    CU_CHECK(c, cuEventRecord(e, c->stream));
     return CS_OK;
 }
 

@@ -59,7 +59,9 @@ typedef struct CudaError {
     X(cuModuleGetFunction) X(cuModuleUnload) X(cuFuncSetAttribute)                  \
     X(cuFuncGetAttribute) X(cuMemAlloc) X(cuMemFree) X(cuMemcpyHtoD)               \
     X(cuMemcpyDtoH) X(cuMemsetD8) X(cuLaunchKernel) X(cuEventCreate)                \
-    X(cuEventRecord) X(cuEventSynchronize) X(cuEventElapsedTime) X(cuEventDestroy)
+    X(cuEventRecord) X(cuEventSynchronize) X(cuEventElapsedTime) X(cuEventDestroy)       \
+    X(cuLinkCreate) X(cuLinkAddData) X(cuLinkComplete) X(cuLinkDestroy)                 \
+    X(cuModuleLoadData) X(cuMemcpyDtoD) X(cuStreamSynchronize) X(cuMemAllocAsync) X(cuMemFreeAsync)
 
 typedef struct CudaApi {
 #define CUDA_API_MEMBER(f) __typeof__(f) *f;
@@ -84,6 +86,10 @@ typedef struct CudaCtx {
     int l2_bytes;
     double peak_gbps;     /* from memory clock and bus width; 0 when unknown */
     size_t total_mem;
+    /* The stream of launches, copies and events (NULL: the default stream).
+     * Callers that share a context between threads work on a copy of the
+     * CudaCtx (its table and handles are shared; err and stream are not). */
+    CUstream stream;
     CudaError err;
 } CudaCtx;
 
@@ -129,6 +135,11 @@ typedef struct CudaJitLog {
  * whether it succeeds or not (log may be NULL). */
 CudaStatus cuda_module_load(CudaCtx *c, const char *ptx, CUmodule *out, CudaJitLog *log);
 CudaStatus cuda_module_unload(CudaCtx *c, CUmodule m); /* m may be NULL */
+/* JIT-compile PTX to a cubin through the driver's linker (what a kernel
+ * cache keeps): *cubin is malloc'ed (free it), the logs as above. */
+CudaStatus cuda_ptx_to_cubin(CudaCtx *c, const char *ptx, void **cubin, size_t *size, CudaJitLog *log);
+/* Load a cubin (from cuda_ptx_to_cubin or a cache): no compilation. */
+CudaStatus cuda_module_load_cubin(CudaCtx *c, const void *cubin, CUmodule *out);
 CudaStatus cuda_function_get(CudaCtx *c, CUmodule m, const char *name, CUfunction *out);
 
 /* What the JIT made of one kernel. */
@@ -149,14 +160,16 @@ CudaStatus cuda_free(CudaCtx *c, CUdeviceptr p);
 CudaStatus cuda_upload(CudaCtx *c, CUdeviceptr dst, const void *src, size_t bytes);
 CudaStatus cuda_download(CudaCtx *c, void *dst, CUdeviceptr src, size_t bytes);
 CudaStatus cuda_memset8(CudaCtx *c, CUdeviceptr p, unsigned char byte, size_t bytes);
+CudaStatus cuda_copy_d2d(CudaCtx *c, CUdeviceptr dst, CUdeviceptr src, size_t bytes);
 
-/* Launch on the default stream; asynchronous, so a fault in the kernel is
- * reported by the next cuda_sync. */
+/* Launch on c->stream; asynchronous, so a fault in the kernel is reported
+ * by the next cuda_sync. */
 CudaStatus cuda_launch(CudaCtx *c, CUfunction f, const unsigned grid[3], const unsigned block[3],
                        unsigned smem, void **params);
-CudaStatus cuda_sync(CudaCtx *c);
+CudaStatus cuda_sync(CudaCtx *c);        /* the whole context */
+CudaStatus cuda_stream_sync(CudaCtx *c); /* c->stream */
 
-/* Events on the default stream, for timing. */
+/* Events on c->stream, for timing. */
 CudaStatus cuda_event_create(CudaCtx *c, CUevent *out);
 CudaStatus cuda_event_record(CudaCtx *c, CUevent e);
 /* Waits for `end`, then gives the milliseconds between the two events. */

@@ -148,7 +148,7 @@ static const Symbol *direct_input(const Expr *e)
 }
 
 /* The dtype of o: the dtype of the first token-vector input the value reads. */
-static DType io_dtype(const Variant *v)
+DType fwd_io_dtype(const Variant *v)
 {
     bool used[1024] = {0};
     inputs_read(v->value, used);
@@ -203,7 +203,7 @@ static bool fwd_supported(const Variant *v, const KernelConfig *kc, Diags *d)
                 ok = false;
             }
     }
-    DType io = io_dtype(v);
+    DType io = fwd_io_dtype(v);
     for (int i = 0; i < v->ninputs; i++) {
         const Symbol *y = v->inputs[i];
         if (y->layout == LAYOUT_TOKEN_VEC && y->dtype != io && (y == direct_input(v->query) ||
@@ -796,7 +796,7 @@ TirProgram *tmpl_fwd(const Variant *v, const KernelConfig *kc, FwdKind kind, Are
     f->NS = kc->stages;
     f->W = kc->warps;
     f->norm = v->normalize;
-    f->io = io_dtype(v);
+    f->io = fwd_io_dtype(v);
     f->op = elem_of(f->io) == TE_F32 ? TE_SPLIT : elem_of(f->io);
     f->nmt = f->dkp / 16;
     if (kind == FWD_SPLIT_STATE) {

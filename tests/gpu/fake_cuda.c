@@ -17,6 +17,16 @@
  *   linear_fault  correct, then the context reports an illegal address
  *   linear_naive_bv64, _bv128, _bv48_f32: the kernels of linear_naive.ptx
  *                 (block_v 64, 128, 48 with o in f32), computed as linear_ref
+ *   lac_linear_fwd  what `lac compile dsl_examples/linear.la` names its
+ *                 state-on-chip kernel, computed as linear_ref with the
+ *                 block_v of the grid (the runtime's JIT path on the CPU);
+ *                 its split kernels are not here (cuModuleGetFunction fails)
+ *
+ * The driver's linker "compiles" PTX to a cubin that is the PTX behind a
+ * marker. Environment variables make calls fail, for the runtime's error
+ * paths: LAC_FAKE_OOM (cuMemAlloc), LAC_FAKE_JIT_FAIL (cuLinkAddData, with
+ * a ptxas-like log), LAC_FAKE_LAUNCH_FAIL (cuLaunchKernel), LAC_FAKE_SLOW_BV
+ * (launches of that block_v sleep 2 ms: the tuner must not pick it).
  *
  * Launches check the ABI's grid and the dynamic shared memory limit, as the
  * driver would. Test code: obvious, not fast.
@@ -29,6 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cuda.h>
 
@@ -63,6 +74,7 @@ static struct CUfunc_st funcs[] = {
     {"linear_naive_bv64", FK_REF, 64, false, 0},
     {"linear_naive_bv128", FK_REF, 128, false, 0},
     {"linear_naive_bv48_f32", FK_REF, 48, true, 0},
+    {"lac_linear_fwd", FK_REF, 0, false, 0},
 };
 static struct CUctx_st the_ctx;
 static CUresult sticky = CUDA_SUCCESS; /* a "fault" poisons the context */
@@ -83,6 +95,10 @@ API CUresult CUDAAPI cuGetErrorName(CUresult error, const char **pStr)
     case CUDA_ERROR_NOT_FOUND: *pStr = "CUDA_ERROR_NOT_FOUND"; return CUDA_SUCCESS;
     case CUDA_ERROR_ILLEGAL_ADDRESS: *pStr = "CUDA_ERROR_ILLEGAL_ADDRESS"; return CUDA_SUCCESS;
     case CUDA_ERROR_NOT_INITIALIZED: *pStr = "CUDA_ERROR_NOT_INITIALIZED"; return CUDA_SUCCESS;
+    case CUDA_ERROR_OUT_OF_MEMORY: *pStr = "CUDA_ERROR_OUT_OF_MEMORY"; return CUDA_SUCCESS;
+    case CUDA_ERROR_INVALID_PTX: *pStr = "CUDA_ERROR_INVALID_PTX"; return CUDA_SUCCESS;
+    case CUDA_ERROR_INVALID_IMAGE: *pStr = "CUDA_ERROR_INVALID_IMAGE"; return CUDA_SUCCESS;
+    case CUDA_ERROR_LAUNCH_FAILED: *pStr = "CUDA_ERROR_LAUNCH_FAILED"; return CUDA_SUCCESS;
     default: *pStr = NULL; return CUDA_ERROR_INVALID_VALUE;
     }
 }
@@ -189,6 +205,75 @@ API CUresult CUDAAPI cuModuleLoadDataEx(CUmodule *module, const void *image, uns
     return *module ? CUDA_SUCCESS : CUDA_ERROR_OUT_OF_MEMORY;
 }
 
+static const char cubin_magic[] = "FAKECUBIN\n";
+
+API CUresult CUDAAPI cuModuleLoadData(CUmodule *module, const void *image)
+{
+    if (!image || strncmp(image, cubin_magic, strlen(cubin_magic)) != 0) return CUDA_ERROR_INVALID_IMAGE;
+    *module = calloc(1, sizeof **module);
+    return *module ? CUDA_SUCCESS : CUDA_ERROR_OUT_OF_MEMORY;
+}
+
+struct CUlinkState_st {
+    char *image;
+    char *error_log;
+    size_t error_size;
+    float *wall;
+};
+
+API CUresult CUDAAPI cuLinkCreate(unsigned int numOptions, CUjit_option *options, void **optionValues,
+                                  CUlinkState *stateOut)
+{
+    struct CUlinkState_st *ls = calloc(1, sizeof *ls);
+    if (!ls) return CUDA_ERROR_OUT_OF_MEMORY;
+    for (unsigned i = 0; i < numOptions; i++) {
+        if (options[i] == CU_JIT_INFO_LOG_BUFFER) snprintf(optionValues[i], 64, "fake JIT: nothing compiled");
+        if (options[i] == CU_JIT_ERROR_LOG_BUFFER) ls->error_log = optionValues[i];
+        if (options[i] == CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES) ls->error_size = (size_t)(uintptr_t)optionValues[i];
+        if (options[i] == CU_JIT_WALL_TIME) {
+            float ms = 0.5f;
+            memcpy(&optionValues[i], &ms, sizeof ms);
+        }
+    }
+    *stateOut = ls;
+    return CUDA_SUCCESS;
+}
+
+API CUresult CUDAAPI cuLinkAddData(CUlinkState state, CUjitInputType type, void *data, size_t size,
+                                   const char *name, unsigned int numOptions, CUjit_option *options,
+                                   void **optionValues)
+{
+    (void)name, (void)numOptions, (void)options, (void)optionValues;
+    if (type != CU_JIT_INPUT_PTX || !data || size == 0) return CUDA_ERROR_INVALID_VALUE;
+    if (getenv("LAC_FAKE_JIT_FAIL") || !strstr(data, ".entry")) {
+        if (state->error_log && state->error_size)
+            snprintf(state->error_log, state->error_size, "ptxas fatal   : fake: the PTX has no .entry or "
+                                                          "LAC_FAKE_JIT_FAIL is set");
+        return CUDA_ERROR_INVALID_PTX;
+    }
+    free(state->image);
+    state->image = malloc(strlen(cubin_magic) + size);
+    if (!state->image) return CUDA_ERROR_OUT_OF_MEMORY;
+    memcpy(state->image, cubin_magic, strlen(cubin_magic));
+    memcpy(state->image + strlen(cubin_magic), data, size);
+    return CUDA_SUCCESS;
+}
+
+API CUresult CUDAAPI cuLinkComplete(CUlinkState state, void **cubinOut, size_t *sizeOut)
+{
+    if (!state->image) return CUDA_ERROR_INVALID_VALUE;
+    *cubinOut = state->image;
+    *sizeOut = strlen(state->image) + 1;
+    return CUDA_SUCCESS;
+}
+
+API CUresult CUDAAPI cuLinkDestroy(CUlinkState state)
+{
+    free(state->image);
+    free(state);
+    return CUDA_SUCCESS;
+}
+
 API CUresult CUDAAPI cuModuleGetFunction(CUfunction *hfunc, CUmodule hmod, const char *name)
 {
     (void)hmod;
@@ -233,6 +318,7 @@ API CUresult CUDAAPI cuFuncGetAttribute(int *pi, CUfunction_attribute attrib, CU
 API CUresult CUDAAPI cuMemAlloc(CUdeviceptr *dptr, size_t bytesize)
 {
     if (bytesize == 0) return CUDA_ERROR_INVALID_VALUE;
+    if (getenv("LAC_FAKE_OOM")) return CUDA_ERROR_OUT_OF_MEMORY;
     void *p = malloc(bytesize);
     if (!p) return CUDA_ERROR_OUT_OF_MEMORY;
     *dptr = (CUdeviceptr)(uintptr_t)p;
@@ -257,6 +343,31 @@ API CUresult CUDAAPI cuMemcpyDtoH(void *dstHost, CUdeviceptr srcDevice, size_t B
     if (sticky) return sticky;
     memcpy(dstHost, (const void *)(uintptr_t)srcDevice, ByteCount);
     return CUDA_SUCCESS;
+}
+
+API CUresult CUDAAPI cuMemcpyDtoD(CUdeviceptr dstDevice, CUdeviceptr srcDevice, size_t ByteCount)
+{
+    if (sticky) return sticky;
+    memmove((void *)(uintptr_t)dstDevice, (const void *)(uintptr_t)srcDevice, ByteCount);
+    return CUDA_SUCCESS;
+}
+
+API CUresult CUDAAPI cuMemAllocAsync(CUdeviceptr *dptr, size_t bytesize, CUstream hStream)
+{
+    if (hStream) return CUDA_ERROR_INVALID_HANDLE;
+    return cuMemAlloc(dptr, bytesize);
+}
+
+API CUresult CUDAAPI cuMemFreeAsync(CUdeviceptr dptr, CUstream hStream)
+{
+    if (hStream) return CUDA_ERROR_INVALID_HANDLE;
+    return cuMemFree(dptr);
+}
+
+API CUresult CUDAAPI cuStreamSynchronize(CUstream hStream)
+{
+    if (hStream) return CUDA_ERROR_INVALID_HANDLE;
+    return sticky;
 }
 
 API CUresult CUDAAPI cuMemsetD8(CUdeviceptr dstDevice, unsigned char uc, size_t N)
@@ -291,7 +402,7 @@ static void linear_block(const struct CUfunc_st *f, CUdeviceptr q, CUdeviceptr k
 {
     (void)B;
     int kind = f->kind;
-    static float S[FK_DK][FK_DV];
+    static _Thread_local float S[FK_DK][FK_DV]; /* launches may come from several threads */
     const float scale = 1 / sqrtf((float)FK_DK);
     size_t bh = (size_t)b * H + h;
     for (int i = 0; i < FK_DK; i++)
@@ -332,6 +443,7 @@ API CUresult CUDAAPI cuLaunchKernel(CUfunction f, unsigned int gridDimX, unsigne
                                     void **kernelParams, void **extra)
 {
     if (sticky) return sticky;
+    if (getenv("LAC_FAKE_LAUNCH_FAIL")) return CUDA_ERROR_LAUNCH_FAILED;
     if (hStream || extra || !kernelParams || gridDimZ != 1 || blockDimY != 1 || blockDimZ != 1 ||
         blockDimX == 0 || blockDimX > 1024)
         return CUDA_ERROR_INVALID_VALUE;
@@ -343,11 +455,15 @@ API CUresult CUDAAPI cuLaunchKernel(CUfunction f, unsigned int gridDimX, unsigne
     for (int i = 0; i < FK_INPUTS + 3; i++) memcpy(&p[i], kernelParams[i], sizeof p[i]);
     for (int i = 0; i < 3; i++) memcpy(&dims[i], kernelParams[FK_INPUTS + 3 + i], sizeof dims[i]);
     int B = dims[0], T = dims[1], H = dims[2];
-    if (gridDimX != (unsigned)(FK_DV + f->block_v - 1) / (unsigned)f->block_v || (long)gridDimY != (long)B * H)
+    /* A generated kernel's block_v is that of its grid. */
+    int bv = f->block_v ? f->block_v : gridDimX ? (int)((FK_DV + gridDimX - 1) / gridDimX) : 1;
+    if (gridDimX != (unsigned)(FK_DV + bv - 1) / (unsigned)bv || (long)gridDimY != (long)B * H)
         return CUDA_ERROR_INVALID_VALUE; /* not the grid of ABI v0 */
+    const char *slow = getenv("LAC_FAKE_SLOW_BV");
+    if (slow && atoi(slow) == bv) usleep(2000);
     for (unsigned y = 0; y < gridDimY; y++)
         for (unsigned x = 0; x < gridDimX; x++) {
-            int j0 = (int)x * f->block_v, j1 = j0 + f->block_v < FK_DV ? j0 + f->block_v : FK_DV;
+            int j0 = (int)x * bv, j1 = j0 + bv < FK_DV ? j0 + bv : FK_DV;
             linear_block(f, p[0], p[1], p[2], p[3], p[4], p[5], B, T, H, (int)y / H,
                          (int)y % H, j0, j1);
         }

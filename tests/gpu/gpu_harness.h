@@ -2,7 +2,7 @@
  * gpu_harness.h: the pieces of lac_gpu_fwd that need no GPU, so that
  * `lac_gpu_fwd --self-test` can check them on any machine.
  *
- *   numerics.c  rounding to bf16 / f16 / f32 and back; the comparison with
+ *   numerics.c  rounding tensors to bf16 / f16 / f32 and back; the comparison with
  *               the float64 reference (llm.c style: relative L2, max errors,
  *               |x - r| <= atol + rtol * |r|, the first mismatches)
  *   selftest.c  known values of the rounding, the lac-kernel comment and
@@ -17,14 +17,7 @@
 #include <stdint.h>
 
 #include "lac_cuda.h"
-
-/* ---- rounding: correct round-to-nearest-even from float64, with
- * subnormals, overflow to infinity, and NaN kept a (quiet) NaN. */
-uint16_t fp_bf16_from_double(double x);
-double fp_bf16_to_double(uint16_t h);
-uint16_t fp_f16_from_double(double x);
-double fp_f16_to_double(uint16_t h);
-float fp_f32_from_double(double x);
+#include "rt_internal.h" /* the rounding: fp_bf16_from_double, ... */
 
 /* Round x[0..n) to dt in place (x then holds exactly what the GPU reads)
  * and, when dev is not NULL, write the dt encoding to dev. */

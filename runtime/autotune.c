@@ -465,7 +465,8 @@ lac_status rt_choose(lac_variant *lv, CudaCtx *c, int B, int T, int H, bool forc
                 *out = ch;
                 result_fill(lv, out, res);
                 if (res) res->seconds = rt_now() - t0;
-                rt_say(cx, "%s %s: %s (tuning database)", lv->v->name, cls, rec.config);
+                rt_say(cx, "%s %s: %s (tuning database; module from the %s in %.1f ms)", lv->v->name, cls, rec.config,
+                       lv->mods[i].source ? lv->mods[i].source : "table", lv->mods[i].build_ms);
                 return LAC_OK;
             }
         }

@@ -20,13 +20,13 @@ t0=$SECONDS
 fwd=$!
 "$build/tests/gpu/lac_gpu_fwd" dsl_examples/linear.la --ptx tests/gpu/linear_naive.ptx --shape 2,300,4 \
   --initial-state --final-state > "$out/naive.log" 2>&1; echo "exit $?" >> "$out/naive.log"
-bash tests/runtime/gpu_host.sh "$build/examples/lac_host" "$root" 2,300,4 "$out/host.csv" > "$out/host.log" 2>&1
+LAC_VERBOSE=1 bash tests/runtime/gpu_host.sh "$build/examples/lac_host" "$root" 2,300,4 "$out/host.csv" > "$out/host.log" 2>&1
 echo "exit $? after $((SECONDS - t0)) s" >> "$out/host.log"
 ( cd python/tests && LAC_LIBRARY=$build/liblac.so.0 LAC_CACHE_DIR=$out/pycache timeout 240 python3 -m unittest -v test_lac.CudaTest ) \
   > "$out/python.log" 2>&1; echo "exit $? after $((SECONDS - t0)) s" >> "$out/python.log"
 wait $fwd
 echo "fwd done after $((SECONDS - t0)) s" >> "$out/fwd.log"
-for c in "linear 4,4096,16" "gla 4,4096,16" "simple_gla 1,32768,8"; do
+for c in "linear 4,4096,16" "gla 4,4096,16" "mamba2 4,4096,16"; do
   timeout 150 bash bench/tune_check.sh "$build" $c "$out"
 done
 echo "device_check done after $((SECONDS - t0)) s"

@@ -844,7 +844,13 @@ TirProgram *tmpl_fwd(const Variant *v, const KernelConfig *kc, FwdKind kind, Are
     if (v->decay_expr) stage_reads(f, v->decay_expr, false);
     if (kind != FWD_SPLIT_STATE && !f->qring) f->Qop = tir_smem(P_, "qf", ope, 1, f->C, f->dkp, 8);
     if (!f->kring) f->Kop = tir_smem(P_, "kf", ope, 1, f->C, f->dkp, 8);
-    if (!f->vring) f->Vop = tir_smem(P_, "vf", ope, 1, f->C, f->BV + (f->norm ? 8 : 0), 8);
+    /* A mapped value (mamba2's v * delta) is a product the kernel rounds;
+     * in bf16 its rounding shows where o cancels, so it is carried split
+     * (hi + lo, two mma.sync with the bf16 operand it meets). Inputs used
+     * as they are (vring) are already exact in their dtype. f16 operands
+     * keep f16: the split's planes are bf16. */
+    TirElem vope = !f->vring && ope == TE_BF16 && !f->vin ? TE_SPLIT : ope;
+    if (!f->vring) f->Vop = tir_smem(P_, "vf", vope, 1, f->C, f->BV + (f->norm ? 8 : 0), 8);
     if (v->decay == DECAY_PER_TOKEN || v->decay == DECAY_PER_HEAD) f->bvec = tir_smem(P_, "b", TE_F32, 1, 1, f->C, 0);
     if (v->decay == DECAY_PER_KEY) f->Bt = tir_smem(P_, "B", TE_F32, 1, f->C, f->dkp, 8);
     if (f->WA > 0) {

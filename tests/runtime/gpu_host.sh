@@ -15,7 +15,7 @@ pass=0 fail=0
 for f in "$root"/dsl_examples/*.la; do
   name=$(basename "$f" .la)
   for start in cold warm; do
-    "$host" "$f" --shape "$shape" --runs 10 > "$tmp/out" 2>&1
+    LAC_VERBOSE=${LAC_VERBOSE:-0} "$host" "$f" --shape "$shape" --runs 10 > "$tmp/out" 2>&1
     rc=$?
     if [ $rc -eq 77 ]; then cat "$tmp/out"; echo "SKIP: no GPU"; exit 77; fi
     first=$(sed -n 's/^first launch: \([0-9.]*\) ms of lac.*/\1/p' "$tmp/out")
@@ -25,6 +25,7 @@ for f in "$root"/dsl_examples/*.la; do
     fwd=$(sed -n 's/^forward: median \([0-9.]*\) ms.*/\1/p' "$tmp/out")
     if [ $rc -eq 0 ]; then
       pass=$((pass + 1))
+      [ "${LAC_VERBOSE:-0}" != 0 ] && grep '^lac: .*tuning database' "$tmp/out"
       echo "PASS: $name $start: first launch $first ms (+ $withc ms for the CUDA context), o rel L2 $err, forward $fwd ms, $cfg"
     else
       fail=$((fail + 1))

@@ -6,7 +6,10 @@
 # checked by ptxas where the CUDA toolkit is. On a machine whose GPU answers,
 # each example's kernels then run against the reference (`lac_gpu_fwd`,
 # shape 2,300,4, both schedules, initial and final state) and are timed at
-# B=4, T=4096, H=16 (BENCH_SHAPE) with L2 flushed before each launch.
+# B=4, T=4096, H=16 (BENCH_SHAPE) with L2 flushed before each launch, and
+# the host example (examples/host_jit.c: the runtime's C API, JIT-compiling
+# the file in process, tuning for this GPU, checking against the reference)
+# runs each one. Without a GPU the host example shows its plain message.
 #
 #   scripts/run.sh                       all of dsl_examples/*.la
 #   SHAPE=1,128,8 scripts/run.sh         another shape for the reference
@@ -24,6 +27,7 @@ cmake --build --preset default -j "$(nproc 2>/dev/null || echo 2)"
 lac=$root/build/lac
 
 gpu_fwd=$root/build/tests/gpu/lac_gpu_fwd
+host=$root/build/examples/lac_host
 ptxas=$(command -v ptxas || echo /usr/local/cuda/bin/ptxas)
 bench_shape=${BENCH_SHAPE:-4,4096,16}
 ptx_dir=$root/build/ptx
@@ -85,10 +89,29 @@ for f in "${examples[@]}"; do
     fi
     echo "[$i/$n] $name: timing at $bench_shape"
     "$gpu_fwd" "$f" --ptx "$ptx" --shape "$bench_shape" --no-check --bench 10 | grep -E 'schedule|bench: median' || true
+    echo "[$i/$n] $name: the host example (JIT, tuning, check), shape 2,300,4"
+    if ! "$host" "$f" --shape 2,300,4; then
+      echo "[$i/$n] $name: FAILED (the host example)"
+      bad+=("$name")
+      continue
+    fi
   fi
   echo "[$i/$n] $name: ok"
   ok=$((ok + 1))
 done
+
+if [ "$have_gpu" -eq 0 ] && [ -x "$host" ]; then
+  echo
+  echo "run.sh: the host example without a GPU (it must say so plainly and exit 77):"
+  set +e
+  "$host" dsl_examples/linear.la
+  rc=$?
+  set -e
+  if [ "$rc" -ne 77 ]; then
+    echo "run.sh: FAILED: the host example exited $rc without a GPU"
+    bad+=("host_example")
+  fi
+fi
 
 echo
 if [ ${#bad[@]} -ne 0 ]; then

@@ -26,7 +26,7 @@
  * marker. Environment variables make calls fail, for the runtime's error
  * paths: LAC_FAKE_OOM (cuMemAlloc), LAC_FAKE_JIT_FAIL (cuLinkAddData, with
  * a ptxas-like log), LAC_FAKE_LAUNCH_FAIL (cuLaunchKernel), LAC_FAKE_SLOW_BV
- * (launches of that block_v sleep 2 ms: the tuner must not pick it).
+ * (launches of that block_v sleep 20 ms: the tuner must not pick it).
  *
  * Launches check the ABI's grid and the dynamic shared memory limit, as the
  * driver would. Test code: obvious, not fast.
@@ -460,7 +460,7 @@ API CUresult CUDAAPI cuLaunchKernel(CUfunction f, unsigned int gridDimX, unsigne
     if (gridDimX != (unsigned)(FK_DV + bv - 1) / (unsigned)bv || (long)gridDimY != (long)B * H)
         return CUDA_ERROR_INVALID_VALUE; /* not the grid of ABI v0 */
     const char *slow = getenv("LAC_FAKE_SLOW_BV");
-    if (slow && atoi(slow) == bv) usleep(2000);
+    if (slow && atoi(slow) == bv) usleep(20000);
     for (unsigned y = 0; y < gridDimY; y++)
         for (unsigned x = 0; x < gridDimX; x++) {
             int j0 = (int)x * bv, j1 = j0 + bv < FK_DV ? j0 + bv : FK_DV;

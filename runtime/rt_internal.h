@@ -18,6 +18,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Format a message into err[0..errlen) (nothing when err is NULL). */
+void store_msg(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /* ========================================================================
  * hash (hash.c)
  * ======================================================================== */

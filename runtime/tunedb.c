@@ -8,7 +8,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,16 +20,6 @@
 #define TUNEDB_MAGIC "lac-tune 1"
 #define TUNEDB_MAX_BYTES ((size_t)64 << 20)
 enum { TUNEDB_LINE_MAX = 4096 };
-
-static void msg(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void msg(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 static int pow2_at_least(long x, int lo)
 {
@@ -196,18 +185,18 @@ bool tunedb_store(const char *dir, const TuneRecord *rec, char *err, size_t errl
     char path[4096], lock[4096], tmp[4096];
     if (!db_path(dir, "tune.db", path, sizeof path) || !db_path(dir, "tune.db.lock", lock, sizeof lock) ||
         !db_path(dir, ".tune.db.XXXXXX", tmp, sizeof tmp)) {
-        msg(err, errlen, "tuning database path too long under %s", dir);
+        store_msg(err, errlen, "tuning database path too long under %s", dir);
         return false;
     }
     if (!cache_dir_make(dir, err, errlen)) return false;
     int lfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (lfd < 0) {
-        msg(err, errlen, "cannot open %s: %s", lock, strerror(errno));
+        store_msg(err, errlen, "cannot open %s: %s", lock, strerror(errno));
         return false;
     }
     while (flock(lfd, LOCK_EX) != 0) {
         if (errno != EINTR) {
-            msg(err, errlen, "cannot lock %s: %s", lock, strerror(errno));
+            store_msg(err, errlen, "cannot lock %s: %s", lock, strerror(errno));
             close(lfd);
             return false;
         }
@@ -217,7 +206,7 @@ bool tunedb_store(const char *dir, const TuneRecord *rec, char *err, size_t errl
     int fd = text ? mkstemp(tmp) : -1;
     FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
     if (!f) {
-        msg(err, errlen, "cannot write the tuning database in %s: %s", dir, strerror(errno));
+        store_msg(err, errlen, "cannot write the tuning database in %s: %s", dir, strerror(errno));
         if (fd >= 0) {
             close(fd);
             unlink(tmp);
@@ -240,7 +229,7 @@ bool tunedb_store(const char *dir, const TuneRecord *rec, char *err, size_t errl
     if (fclose(f) != 0) ok = false;
     if (ok && rename(tmp, path) != 0) ok = false;
     if (!ok) {
-        msg(err, errlen, "cannot write the tuning database %s: %s", path, strerror(errno));
+        store_msg(err, errlen, "cannot write the tuning database %s: %s", path, strerror(errno));
         unlink(tmp);
     }
 out:

@@ -144,6 +144,8 @@ PROTOTYPES = {
     # v, B, T, H, inputs (const double *const *), s0, z0, o, s_final, z_final
     "lac_reference_forward": (c_int, [_handle, c_int, c_int, c_int, POINTER(c_void_p),
                                       c_void_p, c_void_p, c_void_p, c_void_p, c_void_p]),
+    # v, B, T, H, seed, inputs (double *const *)
+    "lac_random_inputs": (c_int, [_handle, c_int, c_int, c_int, c_uint64, POINTER(c_void_p)]),
     "lac_tune": (c_int, [_handle, c_int, c_int, c_int, c_int, POINTER(TuneResult)]),
     "lac_tuned_config": (c_int, [_handle, c_int, c_int, c_int, POINTER(TuneResult)]),
     # name, text, len, arch, sets, nsets, char **ptx (c_void_p: the pointer is freed by us)

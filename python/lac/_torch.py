@@ -8,7 +8,7 @@ import torch
 
 from . import _capi, _library
 
-__all__ = ["forward", "reference"]
+__all__ = ["forward", "random_inputs", "reference"]
 
 _TORCH_DTYPES = {"bf16": torch.bfloat16, "f16": torch.float16, "f32": torch.float32}
 _LAC_DTYPES = {torch.bfloat16: _capi.LAC_BF16, torch.float16: _capi.LAC_F16, torch.float32: _capi.LAC_F32}
@@ -187,3 +187,13 @@ def reference(variant, handle, values, initial_state):
     _library.call("lac_reference_forward", handle, B, T, H, pointers, _address(s0), _address(z0),
                   o.data_ptr(), s.data_ptr(), _address(z))
     return o, _final_state(variant, s, z)
+
+
+def random_inputs(variant, handle, B, T, H, seed, device):
+    """Variant.random_inputs: lac_random_inputs (the seeded inputs of lac's
+    own tests: gates in range), rounded to each input's dtype on `device`."""
+    sizes = {"B": B, "T": T, "H": H}
+    host = [torch.empty([sizes.get(d, d) for d in inp.dims], dtype=torch.float64) for inp in variant.info.inputs]
+    pointers = (ctypes.c_void_p * len(host))(*[t.data_ptr() for t in host])
+    _library.call("lac_random_inputs", handle, B, T, H, seed, pointers)
+    return [t.to(_TORCH_DTYPES[inp.dtype]).to(device) for inp, t in zip(variant.info.inputs, host)]

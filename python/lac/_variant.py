@@ -204,6 +204,13 @@ class Variant:
         from . import _torch
         return _torch.reference(self, self._handle(self.device), self.bind(args, kwargs), initial_state)
 
+    def random_inputs(self, B, T, H, seed=0, device="cuda"):
+        """Seeded random inputs for a shape, as lac's tests make them (normal
+        q, k, v; gates and other inputs in their valid ranges), as tensors
+        of each input's dtype on `device`, in declaration order."""
+        from . import _torch
+        return _torch.random_inputs(self, self._handle(self.device), B, T, H, int(seed), device)
+
     # -- tuning ----------------------------------------------------------
 
     def tune(self, B, T, H, force=False, device=None):

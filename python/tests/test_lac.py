@@ -279,6 +279,24 @@ class CudaTest(unittest.TestCase):
                 self.assert_close(o, o_ref, f"{file} o")
                 self.assert_close(s, s_ref, f"{file} final state")
 
+    def test_every_example(self):
+        """Every file of dsl_examples/ through the JIT with tuning, on the
+        seeded inputs of lac's tests, against the reference."""
+        files = sorted(p.name for p in EXAMPLES.glob("*.la"))
+        self.assertGreaterEqual(len(files), 10)
+        for file in files:
+            with self.subTest(variant=file):
+                f = self.variant(file)
+                xs = f.random_inputs(self.B, self.T, self.H, seed=3, device=self.device)
+                o, s = f(*xs, output_final_state=True)
+                o_ref, s_ref = lac.reference(f, *xs)
+                self.assert_close(o, o_ref, f"{file} o")
+                if f.info.normalized:
+                    self.assert_close(s[0], s_ref[0], f"{file} final state S")
+                    self.assert_close(s[1], s_ref[1], f"{file} final normalizer z")
+                else:
+                    self.assert_close(s, s_ref, f"{file} final state")
+
     def test_state_round_trip(self):
         half = self.T // 2
         for file in self.VARIANTS:

@@ -158,15 +158,18 @@ LAC_API lac_status lac_context_create(const lac_context_options *opt, lac_contex
         free(cx);
         return ls;
     }
-    if (!cache_dir_resolve(o.cache_dir, cx->cache_dir, sizeof cx->cache_dir)) cx->cache_dir[0] = 0;
-    if (cx->cache_dir[0]) {
-        char err[512];
-        if (!cache_dir_make(cx->cache_dir, err, sizeof err)) cx->cache_dir[0] = 0; /* run without one */
-    }
     llvm_version(cx->llvm, sizeof cx->llvm);
     cx->tune = o.tune != LAC_TUNE_DEFAULT ? o.tune : tune_mode_env();
     const char *verbose = getenv("LAC_VERBOSE");
     cx->verbose = o.verbose || (verbose && verbose[0] && strcmp(verbose, "0") != 0);
+    if (!cache_dir_resolve(o.cache_dir, cx->cache_dir, sizeof cx->cache_dir)) cx->cache_dir[0] = 0;
+    if (cx->cache_dir[0]) {
+        char err[512];
+        if (!cache_dir_make(cx->cache_dir, err, sizeof err)) {
+            rt_say(cx, "%s: running without a kernel cache or tuning database", err);
+            cx->cache_dir[0] = 0;
+        }
+    }
     pthread_mutex_init(&cx->mu, NULL);
     rt_say(cx, "%s (compute %d.%d, %d SMs, driver %d), PTX for %s, cache %s", cx->cu.name, cx->cu.cc_major,
            cx->cu.cc_minor, cx->cu.sm_count, cx->cu.driver_version, cx->arch,
@@ -308,6 +311,9 @@ static lac_status variant_init(lac_variant *lv, const char *name, const char *te
     if (len > LAC_MAX_SOURCE_BYTES) return rt_fail(LAC_ERR_SOURCE, "%s: larger than %u bytes", name, LAC_MAX_SOURCE_BYTES);
     lv->v = compile_check(&lv->src, &lv->sets, a, &d);
     if (!lv->v) return diags_fail(LAC_ERR_SOURCE, &d, name);
+    if (lv->v->ninputs > RT_MAX_INPUTS)
+        return rt_fail(LAC_ERR_UNSUPPORTED, "%s: %d inputs; the runtime launches kernels of at most %d", name,
+                       lv->v->ninputs, RT_MAX_INPUTS);
     KernelConfig cfgs[RT_MAX_CONFIGS];
     KernelConfig def;
     if (!compile_config(lv->v, &lv->sets, &def, &d)) return diags_fail(LAC_ERR_INVALID, &d, name);

@@ -476,6 +476,18 @@ lac_status rt_choose(lac_variant *lv, CudaCtx *c, int B, int T, int H, bool forc
     memset(&ch, 0, sizeof ch);
     if (tune) {
         st = tune_run(lv, c, B, T, H, cls, &ch, res);
+        if (st == LAC_ERR_OUT_OF_MEMORY) {
+            /* Tuning needs scratch tensors of the caller's shape; without
+             * the memory for them the forward can still run untuned. */
+            rt_say(cx, "tuning %s: %s; using the default configuration", cls, lac_last_error());
+            memset(&ch, 0, sizeof ch);
+            st = choose_default(lv, c, B, T, H, &ch);
+            if (st != LAC_OK) return st;
+            snprintf(ch.shape_class, sizeof ch.shape_class, "%s", cls);
+            *out = ch; /* not kept: tuned again when memory allows */
+            result_fill(lv, out, res);
+            return LAC_OK;
+        }
         if (st != LAC_OK) return st;
         TuneRecord r;
         memset(&r, 0, sizeof r);

@@ -24,6 +24,9 @@
 
 /* The most configurations of a tuning space the runtime considers. */
 enum { RT_MAX_CONFIGS = 64 };
+/* The most inputs of a variant (ABI v0 passes a pointer each, within
+ * KERNEL_MAX_PARAMS). */
+enum { RT_MAX_INPUTS = KERNEL_MAX_PARAMS - 16 };
 
 struct lac_context {
     CudaCtx cu;                /* the driver table, device and primary context */

@@ -413,6 +413,31 @@ START_TEST(out_of_memory)
 }
 END_TEST
 
+/* Tuning needs scratch memory; without it the forward runs untuned. */
+START_TEST(tuning_without_memory_falls_back)
+{
+    fresh_cache();
+    lac_context *cx = context(LAC_TUNE_FIRST);
+    lac_variant *v = linear(cx);
+    Problem p;
+    problem_make(cx, v, &p, 1, 64, 2);
+    setenv("LAC_FAKE_OOM", "1", 1);
+    lac_status st = lac_forward(v, &p.a);
+    unsetenv("LAC_FAKE_OOM");
+    ck_assert_msg(st == LAC_OK, "%s: %s", lac_status_name(st), lac_last_error());
+    double e = problem_error(cx, v, &p);
+    ck_assert_msg(e < 3e-3, "rel L2 %g", e);
+    /* Not kept: with memory back, the next call tunes. */
+    lac_tune_result r;
+    ck_assert_int_eq(lac_tune(v, 1, 64, 2, 0, &r), LAC_OK);
+    ck_assert_int_eq(r.candidates, 4);
+    problem_free(cx, &p);
+    lac_variant_destroy(v);
+    lac_context_destroy(cx);
+    remove_cache();
+}
+END_TEST
+
 START_TEST(no_driver)
 {
     lac_context_options o = {0};
@@ -511,6 +536,7 @@ static Suite *api_suite(void)
     tcase_add_test(t, jit_failure);
     tcase_add_test(t, launch_failure);
     tcase_add_test(t, out_of_memory);
+    tcase_add_test(t, tuning_without_memory_falls_back);
     tcase_add_test(t, no_driver);
     tcase_add_test(t, compile_offline);
     tcase_add_test(t, threads_share_a_variant);

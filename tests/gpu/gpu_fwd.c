@@ -69,6 +69,8 @@ static const char usage[] =
     "                      per multiprocessor; the split is tested when the PTX has it)\n"
     "  --schedule S        full, split or all (default all): which schedules to test\n"
     "  --no-check          benchmark only: skip the reference and the comparison\n"
+    "  --gate-scale X      multiply the log-space gates by X (> 1: steeper decay, e.g.\n"
+    "                      GLA's exact diagonal path when 16 tokens fall below -60)\n"
     "                      (the kernel still runs once on poisoned outputs)\n"
     "  --device N          the CUDA device (default 0)\n"
     "  --verbose           print the JIT's log\n"
@@ -86,6 +88,7 @@ typedef struct Options {
     uint64_t seed;
     bool initial_state, final_state, verbose, self_test;
     bool no_check; /* benchmark only: no reference, no comparison */
+    double gate_scale; /* log-space gates multiplied by this (1: as generated) */
     double atol, rtol, max_rel_l2; /* < 0: the io dtype's default */
     int bench;
     int device;
@@ -165,6 +168,7 @@ static int options_parse(int argc, char **argv, Options *o, Arena *a)
 {
     memset(o, 0, sizeof *o);
     o->seed = 1;
+    o->gate_scale = 1;
     o->atol = o->rtol = o->max_rel_l2 = -1;
     o->schedules = 3;
     o->ovr = arena_alloc(a, sizeof(ParamOverride) * (size_t)(argc + 1));
@@ -210,6 +214,7 @@ static int options_parse(int argc, char **argv, Options *o, Arena *a)
         else if (strcmp(s, "--atol") == 0) ok = parse_double(val, &o->atol);
         else if (strcmp(s, "--rtol") == 0) ok = parse_double(val, &o->rtol);
         else if (strcmp(s, "--max-rel-l2") == 0) ok = parse_double(val, &o->max_rel_l2);
+        else if (strcmp(s, "--gate-scale") == 0) ok = parse_double(val, &o->gate_scale);
         else if (strcmp(s, "--bench") == 0) {
             ok = parse_count(val, 1, 100000, &n);
             o->bench = (int)n;
@@ -645,6 +650,9 @@ static int step_reference(Run *r)
     p.H = o->H;
     p.inputs = r->in;
     ref_fill_inputs(v, &p, o->seed);
+    for (int i = 0; i < ni; i++)
+        if ((v->inputs[i]->roles & ROLE_LOG_GATE) && o->gate_scale != 1)
+            for (size_t k = 0; k < r->in_n[i]; k++) r->in[i][k] *= o->gate_scale;
     for (int i = 0; i < ni; i++)
         tensor_round(r->in[i], r->in_n[i], kdt_of(v->inputs[i]->dtype), r->in_bytes[i]);
     if (r->s0) {

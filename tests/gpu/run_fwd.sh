@@ -18,7 +18,7 @@ trap 'rm -rf "$tmp"' EXIT
 pass=0
 fail=0
 seed=1
-# example | dtype | --set list (params and tile settings) | shapes
+# example | dtype | --set list (params and tile settings) | shapes [| options of lac_gpu_fwd]
 cases=(
   "linear|bf16||1,1,1 2,300,4 3,129,2"
   "linear|bf16|warps=8 block_v=64|2,300,4 1,64,3"
@@ -46,10 +46,14 @@ cases=(
   "cosformer|bf16||2,300,4"
   "based|bf16||2,300,4"
   "hedgehog|bf16||2,300,4"
+  # Steep gates: a per-key decay of about -5 a token takes every sub-chunk
+  # past the clamp (60) and into GLA's exact diagonal path.
+  "gla|bf16|warps=8|2,300,4 3,129,2|--gate-scale 100"
 )
 if [ "$quick" = "--quick" ]; then cases=("${cases[0]}" "${cases[10]}" "${cases[13]}" "${cases[16]}" "${cases[21]}"); fi
 for c in "${cases[@]}"; do
-  IFS='|' read -r name dtype sets shapes <<< "$c"
+  IFS='|' read -r name dtype sets shapes opts <<< "$c"
+  read -r -a xopts <<< "${opts:-}"
   src=$tmp/$name.$dtype.la
   sed "s/\bbf16\b/$dtype/g" "$root/dsl_examples/$name.la" > "$src"
   psets=()
@@ -70,7 +74,7 @@ for c in "${cases[@]}"; do
     l2=()
     if [ $((sb * st * sh * vdim)) -lt 1024 ]; then l2=(--max-rel-l2 1); fi
     "$gpu" "$src" --ptx "$ptx" --shape "$shape" --seed "$seed" --segments 3 --initial-state --final-state \
-      "${l2[@]}" "${psets[@]}" > "$tmp/out" 2>&1
+      "${l2[@]}" "${psets[@]}" "${xopts[@]}" > "$tmp/out" 2>&1
     rc=$?
     errs=$(grep -o 'rel_l2 [0-9.e+-]*' "$tmp/out" | awk '{print $2}' | tr '\n' ' ')
     if [ "$rc" -eq 77 ]; then
@@ -78,10 +82,10 @@ for c in "${cases[@]}"; do
       echo "SKIP: no GPU"
       exit 77
     elif [ "$rc" -eq 0 ]; then
-      echo "PASS: $name $dtype [$sets] shape $shape: rel_l2 (o, s, [z]) per schedule: $errs"
+      echo "PASS: $name $dtype [$sets]${opts:+ $opts} shape $shape: rel_l2 (o, s, [z]) per schedule: $errs"
       pass=$((pass + 1))
     else
-      echo "FAIL: $name $dtype [$sets] shape $shape (exit $rc):"
+      echo "FAIL: $name $dtype [$sets]${opts:+ $opts} shape $shape (exit $rc):"
       sed 's/^/    /' "$tmp/out" | grep -v '^    kernel \|^    device\|^    ptx:\|^    reference:' | head -30
       fail=$((fail + 1))
     fi

@@ -503,13 +503,44 @@ static void cubin_key(const lac_context *cx, const char *ptxkey, char out[65])
 
 /* The PTX of configuration kc: from the PTX cache, else compiled (and
  * cached). malloc'ed, NULL with the module marked failed. */
+/* $LAC_DUMP_DIR: where every stage of what the runtime compiles is written
+ * (STYLE.md, practice 8); NULL when unset. Dumping bypasses the caches'
+ * reads, so that each stage is produced. */
+static const char *dump_dir(void)
+{
+    const char *d = getenv("LAC_DUMP_DIR");
+    return d && d[0] ? d : NULL;
+}
+
+/* DIR/NAME.bvB.wW.sS.cC.scS.bkK.EXT, as `lac compile --all-configs` names them. */
+static void dump_write(const lac_variant *lv, const KernelConfig *kc, const char *ext, const char *data, size_t len)
+{
+    const char *dir = dump_dir();
+    if (!dir) return;
+    char err[512];
+    if (!cache_dir_make(dir, err, sizeof err)) {
+        rt_say(lv->cx, "LAC_DUMP_DIR: %s", err);
+        return;
+    }
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s.bv%d.w%d.s%d.c%d.sc%d.bk%d.%s", dir, lv->v->name, kc->block_v, kc->warps,
+             kc->stages, kc->chunk, kc->subchunk, kc->block_k, ext);
+    FILE *f = fopen(path, "wb");
+    bool ok = f && fwrite(data, 1, len, f) == len;
+    if (f && fclose(f) != 0) ok = false;
+    if (!ok) rt_say(lv->cx, "LAC_DUMP_DIR: cannot write %s: %s", path, strerror(errno));
+}
+
+/* The PTX of configuration kc: from the PTX cache, else compiled (and
+ * cached). malloc'ed, NULL with the module marked failed. */
 static char *module_ptx(lac_variant *lv, RtModule *m, const char *key, const char **source)
 {
     lac_context *cx = lv->cx;
     char err[1024] = "";
     void *data = NULL;
     size_t size = 0;
-    CacheResult cr = cache_get(cx->cache_dir, "ptx", key, &data, &size, err, sizeof err);
+    bool dump = dump_dir() != NULL;
+    CacheResult cr = dump ? CACHE_MISS : cache_get(cx->cache_dir, "ptx", key, &data, &size, err, sizeof err);
     if (cr == CACHE_HIT) {
         *source = "ptx cache";
         return data;
@@ -519,18 +550,25 @@ static char *module_ptx(lac_variant *lv, RtModule *m, const char *key, const cha
     arena_init(&a);
     Diags d;
     diags_init(&d, &a);
-    StrBuf ptx;
+    StrBuf ptx, tir, ir;
     strbuf_init(&ptx);
+    strbuf_init(&tir);
+    strbuf_init(&ir);
     char *out = NULL;
     /* The front end again, in this compilation's own arena: compilations
      * of several configurations run in parallel threads. */
     Variant *v = compile_check(&lv->src, &lv->sets, &a, &d);
-    if (v && codegen_forward_ptx(v, &m->kc, cx->arch, &ptx, NULL, NULL, &a, &d)) {
+    if (v && codegen_forward_ptx(v, &m->kc, cx->arch, &ptx, dump ? &ir : NULL, dump ? &tir : NULL, &a, &d)) {
         out = malloc(ptx.len + 1);
         if (out) {
             memcpy(out, ptx.data, ptx.len);
             out[ptx.len] = 0;
             if (!cache_put(cx->cache_dir, "ptx", key, out, ptx.len, err, sizeof err)) rt_say(cx, "%s", err);
+        }
+        if (dump) {
+            dump_write(lv, &m->kc, "tir", tir.data ? tir.data : "", tir.len);
+            dump_write(lv, &m->kc, "ll", ir.data ? ir.data : "", ir.len);
+            dump_write(lv, &m->kc, "ptx", ptx.data ? ptx.data : "", ptx.len);
         }
         *source = "compiled";
     } else {
@@ -541,6 +579,8 @@ static char *module_ptx(lac_variant *lv, RtModule *m, const char *key, const cha
         strbuf_free(&b);
     }
     strbuf_free(&ptx);
+    strbuf_free(&tir);
+    strbuf_free(&ir);
     arena_free(&a);
     return out;
 }
@@ -643,7 +683,8 @@ void rt_module_build(lac_variant *lv, int i, CudaCtx *c)
     const void *cubin = NULL;
     size_t mlen = 0;
     char *metas = NULL;
-    CacheResult cr = cache_get(cx->cache_dir, "cubin", ckey, &entry, &esize, err, sizeof err);
+    CacheResult cr =
+        dump_dir() ? CACHE_MISS : cache_get(cx->cache_dir, "cubin", ckey, &entry, &esize, err, sizeof err);
     if (cr == CACHE_CORRUPT) rt_say(cx, "%s", err);
     if (cr == CACHE_HIT && cubin_entry_split(entry, esize, &meta, &mlen, &cubin)) {
         metas = strndup(meta, mlen);
@@ -688,6 +729,8 @@ void rt_module_build(lac_variant *lv, int i, CudaCtx *c)
         free(ptx);
         return;
     }
+    /* The JIT's own report (registers, spills per kernel) is the last stage. */
+    dump_write(lv, &m->kc, "jit.log", log->info, strlen(log->info));
     free(log);
     metas = meta_lines(ptx);
     free(ptx);

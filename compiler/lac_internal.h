@@ -774,7 +774,8 @@ bool codegen_forward_ptx(const Variant *v, const KernelConfig *kc, const char *a
                          StrBuf *llvm_ir, StrBuf *tir, Arena *a, Diags *d);
 
 /* ========================================================================
- * compile requests (driver.c): what `lac compile` and the runtime share
+ * compile requests (request.c): what `lac compile`, the runtime and the GPU
+ * tests share
  * ======================================================================== */
 
 /* The --set NAME=VALUE list of a compilation: param overrides, and tile

@@ -81,8 +81,7 @@ static const char usage[] =
 
 typedef struct Options {
     const char *la, *ptx, *kernel;
-    ParamOverride *ovr;
-    int novr;
+    CompileSets sets; /* --set: params override the file; tile settings are ignored */
     int B, T, H;
     bool have_shape;
     uint64_t seed;
@@ -131,26 +130,6 @@ static bool parse_count(const char *s, long lo, long hi, long *out)
     return true;
 }
 
-static bool parse_set(const char *s, Options *o, Arena *a)
-{
-    const char *eq = strchr(s, '=');
-    if (!eq || eq == s) return false;
-    char *end;
-    errno = 0;
-    double v = strtod(eq + 1, &end);
-    if (end == eq + 1 || *end || errno || !isfinite(v)) return false;
-    /* Tile settings (--set block_v=64) choose the kernel, not the variant's
-     * meaning: the reference ignores them, as `lac compile` takes them. */
-    for (int k = 0; k < KNOB_COUNT_; k++)
-        if (strlen(knob_name(k)) == (size_t)(eq - s) && strncmp(knob_name(k), s, (size_t)(eq - s)) == 0)
-            return true;
-    ParamOverride *p = &o->ovr[o->novr++];
-    p->name = arena_strndup(a, s, (size_t)(eq - s));
-    p->value = v;
-    p->is_int = strpbrk(eq + 1, ".eE") == NULL;
-    return true;
-}
-
 static bool parse_shape(const char *s, Options *o)
 {
     char extra;
@@ -171,7 +150,8 @@ static int options_parse(int argc, char **argv, Options *o, Arena *a)
     o->gate_scale = 1;
     o->atol = o->rtol = o->max_rel_l2 = -1;
     o->schedules = 3;
-    o->ovr = arena_alloc(a, sizeof(ParamOverride) * (size_t)(argc + 1));
+    o->sets.ovr = arena_alloc(a, sizeof(ParamOverride) * (size_t)(argc + 1));
+    o->sets.cap = argc + 1;
     for (int i = 1; i < argc; i++) {
         const char *s = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
         long n = 0;
@@ -210,7 +190,7 @@ static int options_parse(int argc, char **argv, Options *o, Arena *a)
         if (strcmp(s, "--ptx") == 0) o->ptx = val;
         else if (strcmp(s, "--kernel") == 0) o->kernel = val;
         else if (strcmp(s, "--shape") == 0) ok = parse_shape(val, o);
-        else if (strcmp(s, "--set") == 0) ok = parse_set(val, o, a);
+        else if (strcmp(s, "--set") == 0) ok = compile_sets_add(&o->sets, val, a); /* tile settings are the kernel's: ignored here */
         else if (strcmp(s, "--atol") == 0) ok = parse_double(val, &o->atol);
         else if (strcmp(s, "--rtol") == 0) ok = parse_double(val, &o->rtol);
         else if (strcmp(s, "--max-rel-l2") == 0) ok = parse_double(val, &o->max_rel_l2);
@@ -400,7 +380,7 @@ static int step_frontend(Run *r)
     src->len = len;
     free(text);
     AstFile *ast = parser_parse(src, &r->arena, &r->diags);
-    if (r->diags.nerrors == 0) r->v = sema_check(ast, o->ovr, o->novr, &r->arena, &r->diags);
+    if (r->diags.nerrors == 0) r->v = sema_check(ast, o->sets.ovr, o->sets.novr, &r->arena, &r->diags);
     bool bad = !r->v || r->diags.nerrors > 0 || r->diags.truncated;
     diags_flush(&r->diags);
     if (bad) {

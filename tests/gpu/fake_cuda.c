@@ -55,8 +55,13 @@ struct CUfunc_st {
     bool out_f32; /* o in f32 instead of bf16 */
     int max_dyn_smem;
 };
+/* A module has its own copy of each function it hands out, as a real
+ * driver has: the shared memory limit set on one module's kernel must not
+ * change another module's. */
+enum { FK_NFUNCS = 16 };
 struct CUmod_st {
-    int unused;
+    struct CUfunc_st funcs[FK_NFUNCS];
+    bool got[FK_NFUNCS];
 };
 struct CUevent_st {
     double t;
@@ -76,6 +81,7 @@ static struct CUfunc_st funcs[] = {
     {"linear_naive_bv48_f32", FK_REF, 48, true, 0},
     {"lac_linear_fwd", FK_REF, 0, false, 0},
 };
+_Static_assert(sizeof funcs / sizeof funcs[0] <= FK_NFUNCS, "a module's copies: raise FK_NFUNCS");
 static struct CUctx_st the_ctx;
 static CUresult sticky = CUDA_SUCCESS; /* a "fault" poisons the context */
 static int initialised;
@@ -276,10 +282,14 @@ API CUresult CUDAAPI cuLinkDestroy(CUlinkState state)
 
 API CUresult CUDAAPI cuModuleGetFunction(CUfunction *hfunc, CUmodule hmod, const char *name)
 {
-    (void)hmod;
-    for (size_t i = 0; i < sizeof funcs / sizeof funcs[0]; i++) {
+    if (!hmod) return CUDA_ERROR_INVALID_HANDLE;
+    for (size_t i = 0; i < sizeof funcs / sizeof funcs[0] && i < FK_NFUNCS; i++) {
         if (strcmp(funcs[i].name, name) == 0) {
-            *hfunc = &funcs[i];
+            if (!hmod->got[i]) {
+                hmod->funcs[i] = funcs[i];
+                hmod->got[i] = true;
+            }
+            *hfunc = &hmod->funcs[i];
             return CUDA_SUCCESS;
         }
     }

@@ -907,9 +907,14 @@ LAC_API lac_status lac_forward(lac_variant *lv, const lac_forward_args *a)
     CudaCtx c;
     st = rt_cuda(lv->cx, a->stream, &c);
     if (st != LAC_OK) return st;
+    /* A tuning run times on the default stream with its own scratch
+     * tensors: ordered with the legacy default stream's blocking users, and
+     * never with the caller's tensors. */
+    CudaCtx tc = c;
+    tc.stream = NULL;
     pthread_mutex_lock(&lv->mu);
     RtChoice ch;
-    st = rt_choose(lv, &c, B, T, H, false, true, &ch, NULL);
+    st = rt_choose(lv, &tc, B, T, H, false, true, &ch, NULL);
     pthread_mutex_unlock(&lv->mu);
     if (st != LAC_OK) return st;
     CUdeviceptr in[KERNEL_MAX_PARAMS];

@@ -16,6 +16,7 @@ Suite *lexer_suite(void);
 Suite *parser_suite(void);
 Suite *sema_suite(void);
 Suite *ref_suite(void);
+Suite *request_suite(void);
 
 /* One compilation of a source string: arena, diagnostics, AST, Variant. */
 typedef struct Unit {

@@ -82,7 +82,7 @@ static const char usage[] =
     "  check FILE...                 check .la files; print a summary of each\n"
     "  dump --tokens|--ast|--tir|--llvm|--ptx FILE\n"
     "                                print the tokens, the checked AST, or the\n"
-    "                                forward kernels' tile IR, LLVM IR (after O3)\n"
+    "                                forward kernels' tile IR, LLVM IR (after O2)\n"
     "                                or PTX\n"
     "  compile FILE -o OUT.ptx       PTX of the forward kernels [--arch sm_80|sm_90|sm_90a]\n"
     "  compile FILE --all-configs -o DIR\n"

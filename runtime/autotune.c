@@ -140,8 +140,14 @@ static void build_all(lac_variant *lv, const CudaCtx *c)
     BuildPool p = {lv, c, PTHREAD_MUTEX_INITIALIZER, 0, 0};
     pthread_t th[RT_TUNE_MAX_THREADS];
     int started = 0;
+    /* LLVM recurses deeply: give builders a stack of their own size rather
+     * than whatever default the host process set for its threads. */
+    pthread_attr_t attr;
+    bool have_attr = pthread_attr_init(&attr) == 0;
+    if (have_attr) pthread_attr_setstacksize(&attr, (size_t)16 << 20);
     for (int i = 1; i < nthreads; i++)
-        if (pthread_create(&th[started], NULL, build_worker, &p) == 0) started++;
+        if (pthread_create(&th[started], have_attr ? &attr : NULL, build_worker, &p) == 0) started++;
+    if (have_attr) pthread_attr_destroy(&attr);
     build_worker(&p); /* this thread works too */
     for (int i = 0; i < started; i++) pthread_join(th[i], NULL);
     pthread_mutex_destroy(&p.mu);

@@ -710,7 +710,9 @@ void rt_module_build(lac_variant *lv, int i, CudaCtx *c)
     }
     free(entry);
     const char *source = "compiled";
+    double tc = rt_now();
     char *ptx = module_ptx(lv, m, pkey, &source);
+    m->compile_ms = (rt_now() - tc) * 1e3;
     if (!ptx) return;
     CudaJitLog *log = malloc(sizeof *log);
     void *bin = NULL;
@@ -720,7 +722,9 @@ void rt_module_build(lac_variant *lv, int i, CudaCtx *c)
         module_fail(m, LAC_ERR_INTERNAL, "out of host memory");
         return;
     }
+    double tj = rt_now();
     CudaStatus st = cuda_ptx_to_cubin(c, ptx, &bin, &bsize, log);
+    m->jit_ms = (rt_now() - tj) * 1e3;
     if (st != CS_OK) {
         module_fail(m, st == CS_DRIVER ? status_of_cu(c->err.cu) : LAC_ERR_JIT, "the driver's JIT rejected the PTX: %s%s%s",
                     c->err.msg, log->error[0] ? "\n" : "", log->error);

@@ -121,7 +121,10 @@ static void *build_worker(void *arg)
         kernel_config_format(&m->kc, cfg, sizeof cfg);
         pthread_mutex_lock(&p->mu);
         p->done++;
-        if (m->state == 1)
+        if (m->state == 1 && m->jit_ms > 0)
+            rt_say(p->lv->cx, "[%d/%d] %s: %s in %.0f ms (PTX %.0f, JIT %.0f), %d registers", p->done,
+                   p->lv->nconfigs, cfg, m->source, m->build_ms, m->compile_ms, m->jit_ms, m->registers[KK_FULL]);
+        else if (m->state == 1)
             rt_say(p->lv->cx, "[%d/%d] %s: %s in %.0f ms, %d registers", p->done, p->lv->nconfigs, cfg, m->source,
                    m->build_ms, m->registers[KK_FULL]);
         else

@@ -54,6 +54,7 @@ typedef struct RtModule {
     KernelMeta meta[3];
     int registers[3];
     double build_ms;           /* compile + JIT (or cache load) */
+    double compile_ms, jit_ms; /* of it: the PTX (compiled or from the cache), the driver's JIT; 0 on a cubin hit */
     const char *source;        /* "compiled", "ptx cache", "cubin cache" */
 } RtModule;
 

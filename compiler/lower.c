@@ -364,6 +364,19 @@ static void transform_pair(Low *L, const TirOperand *o, TirElem elem, LLVMValueR
     else *hi = cg_pack(cg, elem, x0, x1);
 }
 
+/* ldmatrix (x2 or x4, .trans or not) of every plane of a shared-memory
+ * view at its rows sr, columns sc: out[plane]. */
+static void ldmatrix_planes(Low *L, const TirOperand *o, int sr, int sc, int n, bool trans, LLVMValueRef out[2][4])
+{
+    const TirValue *v = o->v;
+    int pat = o->trans ? 1 : 0;
+    for (int pl = 0; pl < planes(v); pl++) {
+        LLVMValueRef base = smem_base(L, v, o->buf, o->row0, o->col0, pat, pl);
+        long long off = ((long long)(o->roff + sr) * v->stride + o->coff + sc) * ebytes(v);
+        cg_ldmatrix(L->cg, sptr(L, addc(L, base, off)), n, trans, out[pl]);
+    }
+}
+
 /* A operand block (mt, kt): out[plane][4]. */
 static void load_a(Low *L, const TirOperand *o, int mt, int kt, LLVMValueRef out[2][4])
 {
@@ -375,14 +388,8 @@ static void load_a(Low *L, const TirOperand *o, int mt, int kt, LLVMValueRef out
             for (int i = 0; i < 4; i++) out[pl][i] = r[a_index(v, mt, kt, i, pl)];
         return;
     }
-    int pat = o->trans ? 1 : 0;
     int m0 = mt * 16, k0 = kt * 16;
-    int sr = o->trans ? k0 : m0, sc = o->trans ? m0 : k0;
-    for (int pl = 0; pl < np; pl++) {
-        LLVMValueRef base = smem_base(L, v, o->buf, o->row0, o->col0, pat, pl);
-        long long off = ((long long)(o->roff + sr) * v->stride + o->coff + sc) * ebytes(v);
-        cg_ldmatrix(L->cg, sptr(L, addc(L, base, off)), 4, o->trans, out[pl]);
-    }
+    ldmatrix_planes(L, o, o->trans ? k0 : m0, o->trans ? m0 : k0, 4, o->trans, out);
     if (!o->xf) return;
     LLVMValueRef oi, oj;
     view_origin(L, o, &oi, &oj);
@@ -407,14 +414,8 @@ static void load_b(Low *L, const TirOperand *o, int kt, int np, bool half, LLVMV
     const TirValue *v = o->v;
     LAC_ASSERT(v->type == TT_SMEM);
     int npl = planes(v);
-    int pat = o->trans ? 1 : 0;
     int k0 = kt * 16, n0 = np * 16;
-    int sr = o->trans ? n0 : k0, sc = o->trans ? k0 : n0;
-    for (int pl = 0; pl < npl; pl++) {
-        LLVMValueRef base = smem_base(L, v, o->buf, o->row0, o->col0, pat, pl);
-        long long off = ((long long)(o->roff + sr) * v->stride + o->coff + sc) * ebytes(v);
-        cg_ldmatrix(L->cg, sptr(L, addc(L, base, off)), half ? 2 : 4, !o->trans, out[pl]);
-    }
+    ldmatrix_planes(L, o, o->trans ? n0 : k0, o->trans ? k0 : n0, half ? 2 : 4, !o->trans, out);
     if (!o->xf) return;
     LLVMValueRef oi, oj;
     view_origin(L, o, &oi, &oj);

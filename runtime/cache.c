@@ -99,8 +99,7 @@ static bool entry_path(const char *dir, const char *kind, const char *key, char 
     return w >= 0 && (size_t)w < n;
 }
 
-/* Read a whole file of at most `max` bytes; NULL with errno set. */
-static unsigned char *file_slurp(const char *path, size_t max, size_t *len)
+char *store_file_read(const char *path, size_t max, size_t *len)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return NULL;
@@ -111,7 +110,7 @@ static unsigned char *file_slurp(const char *path, size_t max, size_t *len)
         return NULL;
     }
     size_t n = (size_t)st.st_size;
-    unsigned char *buf = malloc(n + 1);
+    char *buf = malloc(n + 1);
     if (!buf) {
         close(fd);
         errno = ENOMEM;
@@ -138,7 +137,7 @@ CacheResult cache_get(const char *dir, const char *kind, const char *key, void *
     char path[4096];
     if (!dir[0] || !entry_path(dir, kind, key, path, sizeof path)) return CACHE_MISS;
     size_t len = 0;
-    unsigned char *buf = file_slurp(path, CACHE_MAX_ENTRY + 256, &len);
+    unsigned char *buf = (unsigned char *)store_file_read(path, CACHE_MAX_ENTRY + 256, &len);
     if (!buf) {
         if (errno == ENOENT) return CACHE_MISS;
         store_msg(err, errlen, "cannot read cache entry %s: %s", path, strerror(errno));

@@ -18,6 +18,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* A whole regular file of at most `max` bytes, NUL-terminated, malloc'ed
+ * (cache.c); NULL with errno set (ENOENT, EFBIG, ENOMEM, ...). */
+char *store_file_read(const char *path, size_t max, size_t *len);
 /* Format a message into err[0..errlen) (nothing when err is NULL). */
 void store_msg(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 

@@ -126,36 +126,15 @@ static bool db_path(const char *dir, const char *name, char *out, size_t n)
     return w >= 0 && (size_t)w < n;
 }
 
-/* The file's text (NUL-terminated, malloc'ed), "" when there is none. */
+/* The file's text (NUL-terminated, malloc'ed): "" when there is none;
+ * NULL with errno set when it cannot be read (then it must not be
+ * rewritten from what was read). */
 static char *db_read(const char *path)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        char *e = malloc(1);
-        if (e) e[0] = 0;
-        return e;
-    }
-    size_t cap = 4096, len = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        if (len + 2048 > cap) {
-            if (cap >= TUNEDB_MAX_BYTES) break;
-            char *nb = realloc(buf, cap * 2);
-            if (!nb) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = nb;
-            cap *= 2;
-        }
-        size_t r = fread(buf + len, 1, cap - len - 1, f);
-        len += r;
-        if (r == 0) break;
-    }
-    fclose(f);
-    if (buf) buf[len] = 0;
-    return buf;
+    size_t len;
+    char *text = store_file_read(path, TUNEDB_MAX_BYTES, &len);
+    if (!text && errno == ENOENT) return strdup("");
+    return text;
 }
 
 bool tunedb_lookup(const char *dir, const TuneKey *key, TuneRecord *out)
@@ -203,7 +182,11 @@ bool tunedb_store(const char *dir, const TuneRecord *rec, char *err, size_t errl
     }
     bool ok = false;
     char *text = db_read(path);
-    int fd = text ? mkstemp(tmp) : -1;
+    if (!text) {
+        store_msg(err, errlen, "cannot read the tuning database %s: %s", path, strerror(errno));
+        goto out;
+    }
+    int fd = mkstemp(tmp);
     FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
     if (!f) {
         store_msg(err, errlen, "cannot write the tuning database in %s: %s", dir, strerror(errno));

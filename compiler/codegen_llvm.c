@@ -34,7 +34,9 @@ void cg_init(Cg *cg, const Variant *v, Arena *a, Diags *d)
     LLVMTypeRef arr = LLVMArrayType2(LLVMInt8TypeInContext(cg->ctx), 0);
     cg->smem = LLVMAddGlobalInAddressSpace(cg->mod, arr, "lac_smem", 3);
     LLVMSetLinkage(cg->smem, LLVMExternalLinkage);
-    LLVMSetAlignment(cg->smem, 16);
+    /* 1024: the atom of the 128-byte swizzle, which wgmma applies to
+     * absolute shared addresses. */
+    LLVMSetAlignment(cg->smem, 1024);
 }
 
 void cg_dispose(Cg *cg)
@@ -198,6 +200,113 @@ void cg_cp_async_wait(Cg *cg, int n)
     LLVMTypeRef p[1] = {cg->t_i32};
     LLVMValueRef a[1] = {cg_i32(cg, n)};
     cg_call(cg, "llvm.nvvm.cp.async.wait.group", cg->t_void, p, a, 1);
+}
+
+/* Inline PTX over registers: io[0..nio) are read and written in place
+ * (tied, "=f" or "=r" by their type), in[0..nin) are inputs with the
+ * constraints in_cons ("l,l"); the text names io as $0.. and in after. */
+static void asm_tied(Cg *cg, const char *text, LLVMValueRef *io, int nio, LLVMValueRef *in, int nin,
+                     const char *in_cons)
+{
+    enum { MAXR = 160 };
+    LAC_ASSERT(nio + nin <= MAXR);
+    LLVMTypeRef tys[MAXR], pty[MAXR];
+    LLVMValueRef args[MAXR];
+    char cons[8 * MAXR];
+    size_t k = 0;
+    cons[0] = 0;
+    for (int i = 0; i < nio; i++) {
+        tys[i] = LLVMTypeOf(io[i]);
+        k += (size_t)snprintf(cons + k, sizeof cons - k, "%s=%s", i ? "," : "", tys[i] == cg->t_f32 ? "f" : "r");
+    }
+    if (nin) k += (size_t)snprintf(cons + k, sizeof cons - k, "%s%s", nio ? "," : "", in_cons);
+    for (int i = 0; i < nin; i++) {
+        pty[i] = LLVMTypeOf(in[i]);
+        args[i] = in[i];
+    }
+    for (int i = 0; i < nio; i++) {
+        k += (size_t)snprintf(cons + k, sizeof cons - k, ",%d", i);
+        pty[nin + i] = tys[i];
+        args[nin + i] = io[i];
+    }
+    /* The products read shared memory behind the compiler's back. */
+    k += (size_t)snprintf(cons + k, sizeof cons - k, "%s~{memory}", k ? "," : "");
+    LAC_ASSERT(k < sizeof cons);
+    LLVMTypeRef rt = nio == 0 ? cg->t_void : nio == 1 ? tys[0] : LLVMStructTypeInContext(cg->ctx, tys, (unsigned)nio, 0);
+    LLVMTypeRef fty = LLVMFunctionType(rt, pty, (unsigned)(nin + nio), 0);
+    LLVMValueRef asm_ = LLVMGetInlineAsm(fty, (char *)text, strlen(text), cons, strlen(cons), 1, 0,
+                                        LLVMInlineAsmDialectATT, 0);
+    LLVMValueRef r = LLVMBuildCall2(cg->b, fty, asm_, args, (unsigned)(nin + nio), "");
+    if (nio == 1) io[0] = r;
+    else
+        for (int i = 0; i < nio; i++) io[i] = LLVMBuildExtractValue(cg->b, r, (unsigned)i, "");
+}
+
+LLVMValueRef cg_smem_desc(Cg *cg, LLVMValueRef off, int lbo, int sbo)
+{
+    /* bits 0-13 address >> 4, 16-29 LBO >> 4, 32-45 SBO >> 4, 62-63 swizzle (1: 128 B) */
+    LLVMValueRef a = LLVMBuildAdd(cg->b, LLVMBuildPtrToInt(cg->b, cg->smem, cg->t_i32, ""), off, "");
+    a = LLVMBuildAnd(cg->b, LLVMBuildLShr(cg->b, a, cg_i32(cg, 4), ""), cg_i32(cg, 0x3FFF), "");
+    unsigned long long hi = ((unsigned long long)((lbo >> 4) & 0x3FFF) << 16) |
+                            ((unsigned long long)((sbo >> 4) & 0x3FFF) << 32) | (1ull << 62);
+    return LLVMBuildOr(cg->b, LLVMBuildZExt(cg->b, a, cg->t_i64, ""), LLVMConstInt(cg->t_i64, hi, 0), "");
+}
+
+void cg_wgmma_fence(Cg *cg, LLVMValueRef *d, int nd, LLVMValueRef *a, int na)
+{
+    enum { MAXR = 160 };
+    LAC_ASSERT(nd + na <= MAXR);
+    LLVMValueRef io[MAXR];
+    memcpy(io, d, sizeof *d * (size_t)nd);
+    if (na) memcpy(io + nd, a, sizeof *a * (size_t)na);
+    asm_tied(cg, "wgmma.fence.sync.aligned;", io, nd + na, NULL, 0, "");
+    memcpy(d, io, sizeof *d * (size_t)nd);
+    if (na) memcpy(a, io + nd, sizeof *a * (size_t)na);
+}
+
+void cg_wgmma(Cg *cg, TirElem e, int n, LLVMValueRef *d, LLVMValueRef desc_a, LLVMValueRef *a,
+              LLVMValueRef desc_b, bool trans_a, bool trans_b)
+{
+    int nd = n / 2;
+    char text[2048];
+    size_t k = (size_t)snprintf(text, sizeof text, "{\n.reg .pred p;\nsetp.ne.b32 p, 1, 0;\n"
+                                                   "wgmma.mma_async.sync.aligned.m64n%dk16.f32.%s.%s {",
+                                n, e == TE_F16 ? "f16" : "bf16", e == TE_F16 ? "f16" : "bf16");
+    for (int i = 0; i < nd; i++) k += (size_t)snprintf(text + k, sizeof text - k, "%s$%d", i ? ", " : "", i);
+    LLVMValueRef in[5];
+    int nin;
+    const char *cons;
+    if (desc_a) {
+        k += (size_t)snprintf(text + k, sizeof text - k, "}, $%d, $%d, p, 1, 1, %d, %d;\n}", nd, nd + 1,
+                              trans_a ? 1 : 0, trans_b ? 1 : 0);
+        in[0] = desc_a;
+        in[1] = desc_b;
+        nin = 2;
+        cons = "l,l";
+    } else {
+        k += (size_t)snprintf(text + k, sizeof text - k, "}, {$%d, $%d, $%d, $%d}, $%d, p, 1, 1, %d;\n}", nd,
+                              nd + 1, nd + 2, nd + 3, nd + 4, trans_b ? 1 : 0);
+        for (int i = 0; i < 4; i++) in[i] = a[i];
+        in[4] = desc_b;
+        nin = 5;
+        cons = "r,r,r,r,l";
+    }
+    LAC_ASSERT(k < sizeof text);
+    asm_tied(cg, text, d, nd, in, nin, cons);
+}
+
+void cg_wgmma_wait(Cg *cg, LLVMValueRef *d, int nd)
+{
+    asm_tied(cg, "wgmma.commit_group.sync.aligned;\nwgmma.wait_group.sync.aligned 0;", d, nd, NULL, 0, "");
+}
+
+void cg_fence_proxy_async(Cg *cg)
+{
+    LLVMTypeRef fty = LLVMFunctionType(cg->t_void, NULL, 0, 0);
+    static const char code[] = "fence.proxy.async.shared::cta;";
+    LLVMValueRef asm_ = LLVMGetInlineAsm(fty, (char *)code, sizeof code - 1, (char *)"~{memory}", 9, 1, 0,
+                                        LLVMInlineAsmDialectATT, 0);
+    LLVMBuildCall2(cg->b, fty, asm_, NULL, 0, "");
 }
 
 void cg_warp_sync(Cg *cg)

@@ -96,6 +96,7 @@ bool codegen_forward_ptx(const Variant *v, const KernelConfig *kcp, const char *
     bool ok = false;
     Cg cg;
     cg_init(&cg, v, a, d);
+    cg.wgmma = strcmp(arch, "sm_90a") == 0;
     LLVMTargetDataRef td = LLVMCreateTargetDataLayout(tm);
     char *layout = LLVMCopyStringRepOfTargetData(td);
     LLVMSetDataLayout(cg.mod, layout);

@@ -498,6 +498,10 @@ typedef struct TirValue {
     int stride;           /* TT_SMEM: row stride in elements */
     int nbuf;             /* TT_SMEM: buffers in the ring */
     int offset;           /* TT_SMEM: byte offset in dynamic shared memory */
+    /* TT_SMEM: 0 = padded rows (stride); 128 = wgmma's 128-byte swizzle:
+     * 16-bit elements in column blocks of 64 (each rows x 128 bytes, 1024-
+     * byte aligned), the 16-byte chunk c of row r at chunk c ^ (r % 8). */
+    int swizzle;
     TirRole role;         /* TT_FRAG */
     /* TT_GMEM: kernel parameter `param`; a Variant input, or NULL for an
      * output; `gcols` channels per row ([B, T, H, C] rows, or state rows). */
@@ -583,6 +587,12 @@ struct TirOp {
     double fval;
     const char *sval;
     TirOperand a, b;      /* TIR_MMA */
+    /* TIR_MMA: a warpgroup product. The four warps of the group (warp % 4 =
+     * 0..3) hold rows 16 (warp % 4).. of one 64-row product whose A starts
+     * at the view's tile row 0 (or is a fragment); wgmma on sm_90a, the
+     * per-warp mma.sync of the view elsewhere. Limits are ignored by wgmma
+     * (the whole product is computed). */
+    bool wg;
     TirEx *ex;            /* TIR_MAP, TIR_ANY */
     const Expr *la;       /* TIR_LA_SCALAR, TIR_SCAN_*, TIR_ROWMAP */
     TirEnv *env;          /* TIR_SCAN_*, TIR_ROWMAP */
@@ -603,6 +613,7 @@ typedef struct TirProgram {
     const char *name;
     SrcLoc loc;
     int threads, smem_bytes;
+    bool has_wg;          /* some MMA is a warpgroup product */
     int nvalues;
     TirValue **params;
     int nparams, cap_params;
@@ -625,6 +636,8 @@ TirValue *tir_bin(TirProgram *p, TirBinOp op, TirValue *x, TirValue *y, const ch
 TirValue *tir_la_scalar(TirProgram *p, const Expr *e, TirEnv *env, int nenv, TirValue *b, TirValue *h,
                         const char *name);
 TirValue *tir_smem(TirProgram *p, const char *name, TirElem elem, int nbuf, int rows, int cols, int pad);
+/* Give a 16-bit tile (rows % 8 == 0, cols % 64 == 0) the 128-byte swizzle. */
+void tir_smem_swizzle(TirValue *t);
 void tir_fill(TirProgram *p, TirValue *tile, int col_lo, int col_hi, double x);
 /* dst[buf][drow + r][c] = src[b, t0 + r, h, c0 + c] for r < rows, c < cols;
  * zero where t0 + r >= T or c0 + c >= src->gcols. Threads thr_lo ..
@@ -643,6 +656,9 @@ TirOperand tir_frag_operand(TirValue *frag);
  * at or past it; klimit: skip 16-deep blocks at or past it (i32, or NULL). */
 TirValue *tir_mma(TirProgram *p, TirValue *acc, TirOperand a, TirOperand b, int K, TirValue *nlimit,
                   TirValue *klimit, const char *name);
+/* The same as a warpgroup product (TirOp.wg). */
+TirValue *tir_mma_wg(TirProgram *p, TirValue *acc, TirOperand a, TirOperand b, int K, TirValue *nlimit,
+                     TirValue *klimit, const char *name);
 TirValue *tir_map(TirProgram *p, TirValue *frag, TirValue *row0, int roff, TirValue *col0, int coff,
                   TirEx *ex, const char *name);
 TirValue *tir_toa(TirProgram *p, TirValue *acc, TirElem elem, const char *name);

@@ -158,6 +158,8 @@ static LLVMValueRef smem_base(Low *L, const TirValue *t, const TirValue *buf, co
                 return e->base;
         }
     int eb = ebytes(t);
+    /* A swizzled tile's base is its buffer's; lanes add swz_rel. */
+    LAC_ASSERT(!t->swizzle || (!row0 && !col0 && pattern == PAT_NONE));
     LLVMValueRef x = ci(L, t->offset + plane * plane_bytes(t));
     if (buf) x = add(L, x, mulc(L, vi(L, buf), buf_bytes(t)));
     if (row0) x = add(L, x, mulc(L, vi(L, row0), (long long)t->stride * eb));
@@ -191,9 +193,68 @@ static LLVMValueRef smem_elem(Low *L, const TirValue *t, LLVMValueRef buf, LLVMV
                               int plane)
 {
     int eb = ebytes(t);
+    LAC_ASSERT(!t->swizzle);
     LLVMValueRef x = ci(L, t->offset + plane * plane_bytes(t));
     if (buf) x = add(L, x, mulc(L, buf, buf_bytes(t)));
     return add(L, x, mulc(L, add(L, mulc(L, row, t->stride), col), eb));
+}
+
+/* The byte offset of physical (row, col) in one buffer of a swizzled tile
+ * (lac_internal.h, TirValue.swizzle): column block col / 64 of rows x 128
+ * bytes, row * 128, the 16-byte chunk (col / 8) % 8 XOR row % 8. */
+static LLVMValueRef swz_rel(Low *L, const TirValue *t, LLVMValueRef row, LLVMValueRef col)
+{
+    LLVMValueRef blk = LLVMBuildLShr(B_, col, ci(L, 6), "");
+    LLVMValueRef chunk = LLVMBuildAnd(B_, LLVMBuildLShr(B_, col, ci(L, 3), ""), ci(L, 7), "");
+    LLVMValueRef x = LLVMBuildXor(B_, chunk, LLVMBuildAnd(B_, row, ci(L, 7), ""), "");
+    LLVMValueRef off = add(L, mulc(L, blk, (long long)t->rows * 128), mulc(L, row, 128));
+    off = add(L, off, LLVMBuildShl(B_, x, ci(L, 4), ""));
+    return add(L, off, mulc(L, LLVMBuildAnd(B_, col, ci(L, 7), ""), 2));
+}
+
+/* The lane's physical row and column in a swizzled tile for an access
+ * pattern (P0, P1, PAT_ACC) from the origin (row0, col0), opaque and cached
+ * like smem_base. */
+static void swz_lane(Low *L, const TirValue *t, const TirValue *row0, const TirValue *col0, int pattern,
+                     LLVMValueRef *row, LLVMValueRef *col)
+{
+    for (int k = 0; k < 2; k++) {
+        int key[6] = {t->id, -7 - k, vid(row0), vid(col0), pattern, 0};
+        LLVMValueRef found = NULL;
+        for (int s = L->nscope - 1; s >= 0 && !found; s--)
+            for (int i = 0; i < L->scopes[s].n; i++) {
+                BaseEnt *e = &L->scopes[s].e[i];
+                if (e->tile == key[0] && e->buf == key[1] && e->row0 == key[2] && e->col0 == key[3] &&
+                    e->pattern == key[4] && e->plane == key[5]) {
+                    found = e->base;
+                    break;
+                }
+            }
+        if (!found) {
+            LLVMValueRef x;
+            if (k == 0) x = add(L, vi0(L, row0), pattern == PAT_ACC ? L->g : L->pat_r[pattern]);
+            else x = add(L, vi0(L, col0), pattern == PAT_ACC ? mulc(L, L->c, 2) : L->pat_c[pattern]);
+            found = cg_opaque_i32(L->cg, x);
+            Scope *sc = &L->scopes[L->nscope - 1];
+            if (sc->n == sc->cap) {
+                int cap = sc->cap ? sc->cap * 2 : 16;
+                BaseEnt *ne = arena_alloc(L->cg->a, sizeof(BaseEnt) * (size_t)cap);
+                if (sc->n) memcpy(ne, sc->e, sizeof(BaseEnt) * (size_t)sc->n);
+                sc->e = ne;
+                sc->cap = cap;
+            }
+            BaseEnt *e = &sc->e[sc->n++];
+            e->tile = key[0];
+            e->buf = key[1];
+            e->row0 = key[2];
+            e->col0 = key[3];
+            e->pattern = key[4];
+            e->plane = key[5];
+            e->base = found;
+        }
+        if (k == 0) *row = found;
+        else *col = found;
+    }
 }
 
 static LLVMValueRef sptr(Low *L, LLVMValueRef off) { return cg_smem_at(L->cg, off); }
@@ -371,6 +432,13 @@ static void ldmatrix_planes(Low *L, const TirOperand *o, int sr, int sc, int n, 
     const TirValue *v = o->v;
     int pat = o->trans ? 1 : 0;
     for (int pl = 0; pl < planes(v); pl++) {
+        if (v->swizzle) {
+            LLVMValueRef base = smem_base(L, v, o->buf, NULL, NULL, PAT_NONE, pl), lr, lc;
+            swz_lane(L, v, o->row0, o->col0, pat, &lr, &lc);
+            LLVMValueRef rel = swz_rel(L, v, addc(L, lr, o->roff + sr), addc(L, lc, o->coff + sc));
+            cg_ldmatrix(L->cg, sptr(L, add(L, base, rel)), n, trans, out[pl]);
+            continue;
+        }
         LLVMValueRef base = smem_base(L, v, o->buf, o->row0, o->col0, pat, pl);
         long long off = ((long long)(o->roff + sr) * v->stride + o->coff + sc) * ebytes(v);
         cg_ldmatrix(L->cg, sptr(L, addc(L, base, off)), n, trans, out[pl]);
@@ -459,8 +527,70 @@ static void mma_kstep(Low *L, const TirOp *op, int kt, int np, bool half, LLVMVa
  * is live only for its k-step. A column limit guards each 16-column block
  * of a k-step, a k limit the whole k-step; both are warp-uniform branches,
  * and only the registers they change get phis. */
+/* The matrix descriptor of k-step kt of a wgmma operand in a swizzled tile:
+ * K-major when the tile's columns are the product's k (A as it is, B as a
+ * transposed view), else MN-major (B as it is: rows are k). */
+static LLVMValueRef wg_desc(Low *L, const TirOperand *o, bool is_a, int kt, bool *mn_major)
+{
+    const TirValue *v = o->v;
+    LLVMValueRef off = smem_base(L, v, o->buf, NULL, NULL, PAT_NONE, 0);
+    bool kmajor = is_a ? !o->trans : o->trans;
+    /* A: the warpgroup's rows 0..63 of the tile (row0 is the warp's part);
+     * B: a constant origin. */
+    LAC_ASSERT(!o->col0 || o->col0->is_const);
+    LAC_ASSERT(is_a || !o->row0 || o->row0->is_const);
+    long long r0 = is_a ? 0 : o->roff + (o->row0 ? (long long)o->row0->cval : 0);
+    long long c0 = o->coff + (o->col0 ? (long long)o->col0->cval : 0);
+    long long k0 = kt * 16;
+    long long rel;
+    if (kmajor) {
+        /* physical columns are k; physical rows m or n from 0 */
+        long long col = c0 + k0;
+        LAC_ASSERT(col % 16 == 0 && r0 == 0);
+        rel = col / 64 * v->rows * 128 + col % 64 * 2;
+    } else {
+        long long row = r0 + k0, col = c0;
+        LAC_ASSERT(row % 8 == 0 && col % 64 == 0);
+        rel = col / 64 * v->rows * 128 + row * 128;
+    }
+    *mn_major = !kmajor;
+    return cg_smem_desc(L->cg, addc(L, off, rel), kmajor ? 16 : v->rows * 128, 1024);
+}
+
+/* A warpgroup product on wgmma: one fence, the k-steps, one wait. */
+static void lower_mma_wg(Low *L, const TirOp *op)
+{
+    const TirValue *acc = op->args[0];
+    int N = acc->cols, nkt = op->ival / 16, n = frag_nregs(acc);
+    LLVMValueRef *r = regs_new(L, n);
+    memcpy(r, regs(L, acc), sizeof(LLVMValueRef) * (size_t)n);
+    bool afrag = op->a.v->type == TT_FRAG;
+    LLVMValueRef *ar = NULL;
+    int na = 0;
+    if (afrag) {
+        na = nkt * 4;
+        ar = regs_new(L, na);
+        for (int kt = 0; kt < nkt; kt++)
+            for (int i = 0; i < 4; i++) ar[kt * 4 + i] = regs(L, op->a.v)[a_index(op->a.v, 0, kt, i, 0)];
+    }
+    cg_wgmma_fence(L->cg, r, n, ar, na);
+    TirElem e = op->a.v->elem;
+    for (int kt = 0; kt < nkt; kt++) {
+        bool ta = false, tb = false;
+        LLVMValueRef da = afrag ? NULL : wg_desc(L, &op->a, true, kt, &ta);
+        LLVMValueRef db = wg_desc(L, &op->b, false, kt, &tb);
+        cg_wgmma(L->cg, e, N, r, da, afrag ? ar + kt * 4 : NULL, db, ta, tb);
+    }
+    cg_wgmma_wait(L->cg, r, n);
+    set_frag(L, op->res, r);
+}
+
 static void lower_mma(Low *L, const TirOp *op)
 {
+    if (op->wg && L->cg->wgmma) {
+        lower_mma_wg(L, op);
+        return;
+    }
     const TirValue *acc = op->args[0];
     int M = acc->rows, N = acc->cols, K = op->ival;
     int nmt = M / 16, nnt = N / 8, nkt = K / 16, npair = nnt / 2, tail = nnt % 2;
@@ -541,13 +671,25 @@ static void lower_sts(Low *L, const TirOp *op)
     LLVMValueRef *in = regs(L, f);
     int eb = ebytes(t);
     for (int pl = 0; pl < planes(t); pl++) {
-        LLVMValueRef base = smem_base(L, t, op->args[2], op->args[3], op->args[4], PAT_ACC, pl);
+        LLVMValueRef base, lr = NULL, lc = NULL;
+        if (t->swizzle) {
+            base = smem_base(L, t, op->args[2], NULL, NULL, PAT_NONE, pl);
+            swz_lane(L, t, op->args[3], op->args[4], PAT_ACC, &lr, &lc);
+        } else {
+            base = smem_base(L, t, op->args[2], op->args[3], op->args[4], PAT_ACC, pl);
+        }
         for (int mt = 0; mt < f->rows / 16; mt++)
             for (int nt = 0; nt < f->cols / 8; nt++)
                 for (int h = 0; h < 2; h++) {
                     LLVMValueRef x0 = in[acc_index(f, mt, nt, 2 * h)], x1 = in[acc_index(f, mt, nt, 2 * h + 1)];
-                    long long off = ((long long)(op->ival + mt * 16 + 8 * h) * t->stride + op->ival2 + nt * 8) * eb;
-                    LLVMValueRef p = sptr(L, addc(L, base, off));
+                    LLVMValueRef p;
+                    if (t->swizzle) {
+                        p = sptr(L, add(L, base, swz_rel(L, t, addc(L, lr, op->ival + mt * 16 + 8 * h),
+                                                         addc(L, lc, op->ival2 + nt * 8))));
+                    } else {
+                        long long off = ((long long)(op->ival + mt * 16 + 8 * h) * t->stride + op->ival2 + nt * 8) * eb;
+                        p = sptr(L, addc(L, base, off));
+                    }
                     LLVMValueRef v;
                     if (t->elem == TE_F32) {
                         LLVMTypeRef v2 = LLVMVectorType(cg->t_f32, 2);
@@ -786,7 +928,8 @@ static void lower_copy(Low *L, const TirOp *op)
         LLVMValueRef off = LLVMBuildAdd(B_, LLVMBuildMul(B_, sext(L, r), tok, ""), sext(L, mulc(L, add(L, c0, col), eb)), "");
         off = LLVMBuildSelect(B_, ok, off, cg_i64(cg, 0), "");
         LLVMValueRef gsrc = gptr(L, gbase, off);
-        LLVMValueRef sdst = sptr(L, add(L, dbase, mulc(L, add(L, mulc(L, addc(L, r, drow), dst->stride), col), eb)));
+        LLVMValueRef sdst = dst->swizzle ? sptr(L, add(L, dbase, swz_rel(L, dst, addc(L, r, drow), col)))
+                                         : sptr(L, add(L, dbase, mulc(L, add(L, mulc(L, addc(L, r, drow), dst->stride), col), eb)));
         if (sync) {
             /* rows narrower than 4 bytes: a plain load and store */
             LLVMTypeRef et = eb == 2 ? cg->t_i16 : cg->t_i32;
@@ -810,6 +953,7 @@ static void lower_fill(Low *L, const TirOp *op)
     Cg *cg = L->cg;
     const TirValue *t = op->args[0];
     int lo = op->ival, w = op->ival2 - op->ival, eb = ebytes(t);
+    LAC_ASSERT(!t->swizzle);
     int per = t->rows * w, total = t->nbuf * planes(t) * per;
     int threads = L->p->threads;
     for (int i0 = 0; i0 < total; i0 += threads) {
@@ -1281,7 +1425,11 @@ static void lower_op(Low *L, const TirOp *op)
     case TIR_COPY: lower_copy(L, op); break;
     case TIR_COMMIT: cg_cp_async_commit(cg); break;
     case TIR_WAIT: cg_cp_async_wait(cg, op->ival); break;
-    case TIR_BARRIER: cg_barrier(cg); break;
+    case TIR_BARRIER:
+        /* Writes of the generic proxy (cp.async, st.shared) before wgmma reads them. */
+        if (L->p->has_wg && cg->wgmma) cg_fence_proxy_async(cg);
+        cg_barrier(cg);
+        break;
     case TIR_ZERO: {
         int n = frag_nregs(op->res);
         LLVMValueRef *r = regs_new(L, n);

@@ -233,6 +233,14 @@ TirValue *tir_smem(TirProgram *p, const char *name, TirElem elem, int nbuf, int 
     return x;
 }
 
+void tir_smem_swizzle(TirValue *t)
+{
+    LAC_ASSERT(t->type == TT_SMEM && tir_elem_bytes(t->elem) == 2 && t->elem != TE_SPLIT);
+    LAC_ASSERT(t->rows % 8 == 0 && t->cols % 64 == 0);
+    t->swizzle = 128;
+    t->stride = t->cols;
+}
+
 void tir_fill(TirProgram *p, TirValue *tile, int col_lo, int col_hi, double x)
 {
     TirOp *op = op_new(p, TIR_FILL);
@@ -303,6 +311,16 @@ TirValue *tir_mma(TirProgram *p, TirValue *acc, TirOperand a, TirOperand b, int 
     op->b = b;
     op->ival = K;
     return op->res;
+}
+
+TirValue *tir_mma_wg(TirProgram *p, TirValue *acc, TirOperand a, TirOperand b, int K, TirValue *nlimit,
+                     TirValue *klimit, const char *name)
+{
+    TirValue *r = tir_mma(p, acc, a, b, K, nlimit, klimit, name);
+    TirBlock *bl = p->cur[p->depth];
+    bl->ops[bl->n - 1]->wg = true;
+    p->has_wg = true;
+    return r;
 }
 
 TirValue *tir_map(TirProgram *p, TirValue *frag, TirValue *row0, int roff, TirValue *col0, int coff,
@@ -645,7 +663,9 @@ static void layout_block(TirBlock *bl, int *off)
         TirOp *op = bl->ops[i];
         if (op->kind == TIR_SMEM) {
             TirValue *t = op->res;
-            *off = (*off + 127) & ~127; /* rows start on 128-byte lines */
+            /* rows start on 128-byte lines; swizzled tiles on 1024-byte atoms */
+            int align = t->swizzle ? 1024 : 128;
+            *off = (*off + align - 1) & ~(align - 1);
             t->offset = *off;
             *off += t->nbuf * elem_planes(t->elem) * t->rows * t->stride * tir_elem_bytes(t->elem);
         }
@@ -735,6 +755,16 @@ static void verify_block(Verify *vf, const TirBlock *bl)
                 if (!split && ea != eb) vfail(vf, op, "the MMA operands have different types");
                 if (split && ((ea != TE_SPLIT && ea != TE_BF16) || (eb != TE_SPLIT && eb != TE_BF16)))
                     vfail(vf, op, "a split MMA operand meets an f16 one");
+                if (op->wg) {
+                    const TirOperand *a = &op->a, *b = &op->b;
+                    bool a_ok = a->v->type == TT_FRAG ? !a->split && a->v->elem != TE_SPLIT
+                                                      : a->v->swizzle && !a->trans && !a->xf && !a->split;
+                    if (acc->rows != 16 || acc->cols > 256) vfail(vf, op, "a warpgroup MMA is not 16 rows a warp, <= 256 columns");
+                    if (split || (ea != TE_BF16 && ea != TE_F16)) vfail(vf, op, "a warpgroup MMA needs bf16 or f16 operands");
+                    if (!a_ok) vfail(vf, op, "a warpgroup MMA's A is not a fragment or a swizzled tile as it is");
+                    if (b->v->type != TT_SMEM || !b->v->swizzle || b->xf || b->split)
+                        vfail(vf, op, "a warpgroup MMA's B is not a swizzled tile as it is");
+                }
             }
             if (!is_i32(op->args[1]) || !is_i32(op->args[2])) vfail(vf, op, "an MMA limit is not i32");
             break;
@@ -817,8 +847,12 @@ static void ptype(StrBuf *b, const TirValue *x)
     case TT_F32: strbuf_puts(b, "f32"); break;
     case TT_BOOL: strbuf_puts(b, "bool"); break;
     case TT_SMEM:
-        strbuf_printf(b, "smem<%s %dx%dx%d stride %d @%d>", tir_elem_name(x->elem), x->nbuf, x->rows, x->cols,
-                      x->stride, x->offset);
+        if (x->swizzle)
+            strbuf_printf(b, "smem<%s %dx%dx%d swizzle %d @%d>", tir_elem_name(x->elem), x->nbuf, x->rows,
+                          x->cols, x->swizzle, x->offset);
+        else
+            strbuf_printf(b, "smem<%s %dx%dx%d stride %d @%d>", tir_elem_name(x->elem), x->nbuf, x->rows,
+                          x->cols, x->stride, x->offset);
         break;
     case TT_FRAG: {
         static const char *const roles[] = {"acc", "a", "b"};
@@ -1040,7 +1074,7 @@ static void pop(StrBuf *b, const TirOp *op, int ind)
         break;
     case TIR_MMA:
         pdef(b, op->res);
-        strbuf_puts(b, " = mma ");
+        strbuf_puts(b, op->wg ? " = mma.wg " : " = mma ");
         pval(b, op->args[0]);
         strbuf_puts(b, " + A ");
         poperand(b, &op->a, op->args[0]->rows, op->ival);

@@ -71,6 +71,7 @@ typedef struct Fwd {
     int nst;
     TirValue *Qop, *Kop, *Vop;   /* mma operand tiles */
     bool qring, kring, vring;    /* the operand tile is a staged ring (else one buffer) */
+    bool wg;                     /* the output role's products are warpgroup MMAs */
     const Symbol *qin, *kin, *vin;
     TirValue *bvec, *Bt, *Scopy, *ostage;
     int rec; /* floats per (bh, segment) record of the split workspace */
@@ -232,7 +233,7 @@ static bool fwd_supported(const Variant *v, const KernelConfig *kc, Diags *d)
                    kc->warps);
         ok = false;
     }
-    if (kc->warps > 8) {
+    if (kc->warps > 16) {
         /* More output warps than the chunk's four 16-row tiles takes the
          * column split of out_plan, which no GPU test has run yet. */
         diag_error(d, v->loc, "warps = %d is not supported yet (the output warps would split value columns, "
@@ -384,7 +385,9 @@ static void output_tile(Fwd *f, TirValue *c, TirValue *qbuf, TirValue *kbuf, Tir
     TirOperand aq = tir_view(f->Qop, qbuf, r0, 0, NULL, 0, false, qxf);
     aq.split = pk && f->op == TE_BF16;
     TirValue *O = tir_zero(P_, 16, bvw, "O");
-    O = tir_mma(P_, O, aq, tir_view(f->Scopy, sbuf, NULL, 0, cw, 0, false, NULL), f->dkp, NULL, NULL, "O");
+    TirValue *(*mma)(TirProgram *, TirValue *, TirOperand, TirOperand, int, TirValue *, TirValue *,
+                     const char *) = f->wg ? tir_mma_wg : tir_mma;
+    O = mma(P_, O, aq, tir_view(f->Scopy, sbuf, NULL, 0, cw, 0, false, NULL), f->dkp, NULL, NULL, "O");
     TirValue *D = NULL;
     if (f->norm) {
         D = tir_zero(P_, 16, 8, "D");
@@ -410,7 +413,7 @@ static void output_tile(Fwd *f, TirValue *c, TirValue *qbuf, TirValue *kbuf, Tir
     TirValue *Pm = tir_zero(P_, 16, C, "P");
     TirOperand aqk = tir_view(f->Qop, qbuf, r0, 0, NULL, 0, false, qxf);
     aqk.split = pk && f->op == TE_BF16;
-    Pm = tir_mma(P_, Pm, aqk, tir_view(f->Kop, kbuf, NULL, 0, NULL, 0, true, kxf), f->dkp, lim, NULL, "P");
+    Pm = mma(P_, Pm, aqk, tir_view(f->Kop, kbuf, NULL, 0, NULL, 0, true, kxf), f->dkp, lim, NULL, "P");
     if (pk) {
         /* When the gates of the block pass e^-60, the clamped factorization
          * is not exact: recompute the diagonal block elementwise. */
@@ -430,7 +433,7 @@ static void output_tile(Fwd *f, TirValue *c, TirValue *qbuf, TirValue *kbuf, Tir
     Pm = tir_map(P_, Pm, r0, 0, NULL, 0, tx_select(P_, keep, val, tx_const(P_, 0)), "P");
     TirValue *Pa = tir_toa(P_, Pm, f->op, "Pa");
     TirOperand av = tir_frag_operand(Pa);
-    O = tir_mma(P_, O, av, tir_view(f->Vop, vbuf, NULL, 0, cw, 0, false, NULL), C, NULL, lim, "O");
+    O = mma(P_, O, av, tir_view(f->Vop, vbuf, NULL, 0, cw, 0, false, NULL), C, NULL, lim, "O");
     TirEx *out;
     if (f->norm) {
         D = tir_mma(P_, D, av, tir_view(f->Vop, vbuf, NULL, 0, NULL, f->BV, false, NULL), C, NULL, lim, "D");
@@ -863,8 +866,19 @@ TirProgram *tmpl_fwd(const Variant *v, const KernelConfig *kc, FwdKind kind, Are
     if (!f->vring) f->Vop = tir_smem(P_, "vf", vope, 1, f->C, f->BV + (f->norm ? 8 : 0), 8);
     if (v->decay == DECAY_PER_TOKEN || v->decay == DECAY_PER_HEAD) f->bvec = tir_smem(P_, "b", TE_F32, 1, 1, f->C, 0);
     if (v->decay == DECAY_PER_KEY) f->Bt = tir_smem(P_, "B", TE_F32, 1, f->C, f->dkp, 8);
+    /* The output role as one warpgroup (four warps of 16 rows: out_plan
+     * gives warp w rows 16 w) on wgmma where the target has it: operands
+     * as they are, in 128-byte-swizzled tiles (64-column blocks). */
+    f->wg = f->WA == 4 && f->C == 64 && (ope == TE_BF16 || ope == TE_F16) && f->qring && f->kring && f->vring &&
+            !f->norm && v->decay != DECAY_PER_KEY && f->dkp % 64 == 0 && f->BV == 64 && kind != FWD_SPLIT_STATE;
+    if (f->wg) {
+        tir_smem_swizzle(f->Qop);
+        tir_smem_swizzle(f->Kop);
+        tir_smem_swizzle(f->Vop);
+    }
     if (f->WA > 0) {
         f->Scopy = tir_smem(P_, "Sc", ope, 2, f->dkp, f->BV + (f->norm ? 8 : 0), 8);
+        if (f->wg) tir_smem_swizzle(f->Scopy);
         f->ostage = tir_smem(P_, "ostage", elem_of(f->io), f->WA, 16, f->BV, 16 / dtype_size(f->io));
     }
 

@@ -233,7 +233,7 @@ static bool fwd_supported(const Variant *v, const KernelConfig *kc, Diags *d)
                    kc->warps);
         ok = false;
     }
-    if (kc->warps > 16) {
+    if (kc->warps > 8) {
         /* More output warps than the chunk's four 16-row tiles takes the
          * column split of out_plan, which no GPU test has run yet. */
         diag_error(d, v->loc, "warps = %d is not supported yet (the output warps would split value columns, "

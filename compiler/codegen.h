@@ -72,18 +72,23 @@ void cg_cp_async(Cg *cg, LLVMValueRef sdst, LLVMValueRef gsrc, int width, LLVMVa
 void cg_cp_async_commit(Cg *cg);
 void cg_cp_async_wait(Cg *cg, int n);
 /* Warpgroup MMA (sm_90a, inline PTX: LLVM 19 has no intrinsic for it).
- * cg_smem_desc: the matrix descriptor of a 128-byte-swizzled operand at
- * byte offset `off` of the dynamic shared memory (lbo, sbo in bytes).
+ * cg_smem_desc_lo: the address field (address >> 4) of byte offset `off`
+ * of the dynamic shared memory; cg_smem_desc: the matrix descriptor of a
+ * 128-byte-swizzled operand with that field (lbo, sbo in bytes).
  * cg_wgmma: d[n / 2] += A x B for m64nNk16 (A from the descriptor desc_a,
  * or from a[4] registers when desc_a is NULL; trans_*: MN-major).
  * cg_wgmma_fence ties the registers that the products read (d, and the A
  * registers) to the fence; cg_wgmma_wait commits the group, waits for it
- * and ties d to the wait, so no use of d moves above it. */
-LLVMValueRef cg_smem_desc(Cg *cg, LLVMValueRef off, int lbo, int sbo);
+ * and ties d to the wait, so no use of d moves above it (d may hold the
+ * registers of earlier groups committed with cg_wgmma_commit). */
+LLVMValueRef cg_smem_desc_lo(Cg *cg, LLVMValueRef off);
+LLVMValueRef cg_smem_desc(Cg *cg, LLVMValueRef lo, int lbo, int sbo);
 void cg_wgmma_fence(Cg *cg, LLVMValueRef *d, int nd, LLVMValueRef *a, int na);
 void cg_wgmma(Cg *cg, TirElem e, int n, LLVMValueRef *d, LLVMValueRef desc_a, LLVMValueRef *a,
               LLVMValueRef desc_b, bool trans_a, bool trans_b);
 void cg_wgmma_wait(Cg *cg, LLVMValueRef *d, int nd);
+/* Commit the group without waiting (a later cg_wgmma_wait waits for all). */
+void cg_wgmma_commit(Cg *cg);
 /* fence.proxy.async.shared::cta: this thread's shared-memory writes become
  * visible to the asynchronous proxy (wgmma's operand reads). */
 void cg_fence_proxy_async(Cg *cg);

@@ -242,14 +242,19 @@ static void asm_tied(Cg *cg, const char *text, LLVMValueRef *io, int nio, LLVMVa
         for (int i = 0; i < nio; i++) io[i] = LLVMBuildExtractValue(cg->b, r, (unsigned)i, "");
 }
 
-LLVMValueRef cg_smem_desc(Cg *cg, LLVMValueRef off, int lbo, int sbo)
+LLVMValueRef cg_smem_desc_lo(Cg *cg, LLVMValueRef off)
+{
+    /* Shared addresses are below 2^18 (228 KiB): address >> 4 fits the 14 bits. */
+    LLVMValueRef a = LLVMBuildAdd(cg->b, LLVMBuildPtrToInt(cg->b, cg->smem, cg->t_i32, ""), off, "");
+    return LLVMBuildLShr(cg->b, a, cg_i32(cg, 4), "");
+}
+
+LLVMValueRef cg_smem_desc(Cg *cg, LLVMValueRef lo, int lbo, int sbo)
 {
     /* bits 0-13 address >> 4, 16-29 LBO >> 4, 32-45 SBO >> 4, 62-63 swizzle (1: 128 B) */
-    LLVMValueRef a = LLVMBuildAdd(cg->b, LLVMBuildPtrToInt(cg->b, cg->smem, cg->t_i32, ""), off, "");
-    a = LLVMBuildAnd(cg->b, LLVMBuildLShr(cg->b, a, cg_i32(cg, 4), ""), cg_i32(cg, 0x3FFF), "");
     unsigned long long hi = ((unsigned long long)((lbo >> 4) & 0x3FFF) << 16) |
                             ((unsigned long long)((sbo >> 4) & 0x3FFF) << 32) | (1ull << 62);
-    return LLVMBuildOr(cg->b, LLVMBuildZExt(cg->b, a, cg->t_i64, ""), LLVMConstInt(cg->t_i64, hi, 0), "");
+    return LLVMBuildOr(cg->b, LLVMBuildZExt(cg->b, lo, cg->t_i64, ""), LLVMConstInt(cg->t_i64, hi, 0), "");
 }
 
 void cg_wgmma_fence(Cg *cg, LLVMValueRef *d, int nd, LLVMValueRef *a, int na)
@@ -298,6 +303,11 @@ void cg_wgmma(Cg *cg, TirElem e, int n, LLVMValueRef *d, LLVMValueRef desc_a, LL
 void cg_wgmma_wait(Cg *cg, LLVMValueRef *d, int nd)
 {
     asm_tied(cg, "wgmma.commit_group.sync.aligned;\nwgmma.wait_group.sync.aligned 0;", d, nd, NULL, 0, "");
+}
+
+void cg_wgmma_commit(Cg *cg)
+{
+    asm_tied(cg, "wgmma.commit_group.sync.aligned;", NULL, 0, NULL, 0, "");
 }
 
 void cg_fence_proxy_async(Cg *cg)

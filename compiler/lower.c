@@ -51,6 +51,11 @@ typedef struct Low {
     Scope scopes[MAX_SCOPES];
     int nscope;
     const TirOp *yield; /* the yield that ended the block just lowered */
+    const TirOp *next;  /* the op after the one being lowered in its block, or NULL */
+    /* Warpgroup products committed but not yet waited for: their result
+     * registers, rewritten in place by the wait that ends them. */
+    LLVMValueRef *pend[4];
+    int npend[4], ndeferred;
 } Low;
 
 #define B_ (L->cg->b)
@@ -141,15 +146,10 @@ static int vid(const TirValue *x)
     return x->id;
 }
 
-enum { PAT_NONE = -1, PAT_ACC = 2 };
-
-/* The thread's byte offset in `t`: buffer `buf`, plane, origin (row0, col0)
- * and its lane's part of the access pattern (P0, P1: ldmatrix rows; PAT_ACC:
- * row g, column 2c of an accumulator; PAT_NONE: none), behind an opaque move. */
-static LLVMValueRef smem_base(Low *L, const TirValue *t, const TirValue *buf, const TirValue *row0,
-                              const TirValue *col0, int pattern, int plane)
+/* The scope cache of opaque per-region values (bases, lane parts,
+ * descriptor fields), keyed by six ints. */
+static LLVMValueRef base_find(Low *L, const int key[6])
 {
-    int key[6] = {t->id, vid(buf), vid(row0), vid(col0), pattern, plane};
     for (int s = L->nscope - 1; s >= 0; s--)
         for (int i = 0; i < L->scopes[s].n; i++) {
             BaseEnt *e = &L->scopes[s].e[i];
@@ -157,18 +157,11 @@ static LLVMValueRef smem_base(Low *L, const TirValue *t, const TirValue *buf, co
                 e->pattern == key[4] && e->plane == key[5])
                 return e->base;
         }
-    int eb = ebytes(t);
-    /* A swizzled tile's base is its buffer's; lanes add swz_rel. */
-    LAC_ASSERT(!t->swizzle || (!row0 && !col0 && pattern == PAT_NONE));
-    LLVMValueRef x = ci(L, t->offset + plane * plane_bytes(t));
-    if (buf) x = add(L, x, mulc(L, vi(L, buf), buf_bytes(t)));
-    if (row0) x = add(L, x, mulc(L, vi(L, row0), (long long)t->stride * eb));
-    if (col0) x = add(L, x, mulc(L, vi(L, col0), eb));
-    if (pattern == 0 || pattern == 1)
-        x = add(L, x, mulc(L, add(L, mulc(L, L->pat_r[pattern], t->stride), L->pat_c[pattern]), eb));
-    else if (pattern == PAT_ACC)
-        x = add(L, x, mulc(L, add(L, mulc(L, L->g, t->stride), mulc(L, L->c, 2)), eb));
-    LLVMValueRef base = cg_opaque_i32(L->cg, x);
+    return NULL;
+}
+
+static LLVMValueRef base_put(Low *L, const int key[6], LLVMValueRef v)
+{
     Scope *s = &L->scopes[L->nscope - 1];
     if (s->n == s->cap) {
         int cap = s->cap ? s->cap * 2 : 16;
@@ -184,8 +177,33 @@ static LLVMValueRef smem_base(Low *L, const TirValue *t, const TirValue *buf, co
     e->col0 = key[3];
     e->pattern = key[4];
     e->plane = key[5];
-    e->base = base;
-    return base;
+    e->base = v;
+    return v;
+}
+
+enum { PAT_NONE = -1, PAT_ACC = 2 };
+
+/* The thread's byte offset in `t`: buffer `buf`, plane, origin (row0, col0)
+ * and its lane's part of the access pattern (P0, P1: ldmatrix rows; PAT_ACC:
+ * row g, column 2c of an accumulator; PAT_NONE: none), behind an opaque move. */
+static LLVMValueRef smem_base(Low *L, const TirValue *t, const TirValue *buf, const TirValue *row0,
+                              const TirValue *col0, int pattern, int plane)
+{
+    int key[6] = {t->id, vid(buf), vid(row0), vid(col0), pattern, plane};
+    LLVMValueRef found = base_find(L, key);
+    if (found) return found;
+    int eb = ebytes(t);
+    /* A swizzled tile's base is its buffer's; lanes add swz_rel. */
+    LAC_ASSERT(!t->swizzle || (!row0 && !col0 && pattern == PAT_NONE));
+    LLVMValueRef x = ci(L, t->offset + plane * plane_bytes(t));
+    if (buf) x = add(L, x, mulc(L, vi(L, buf), buf_bytes(t)));
+    if (row0) x = add(L, x, mulc(L, vi(L, row0), (long long)t->stride * eb));
+    if (col0) x = add(L, x, mulc(L, vi(L, col0), eb));
+    if (pattern == 0 || pattern == 1)
+        x = add(L, x, mulc(L, add(L, mulc(L, L->pat_r[pattern], t->stride), L->pat_c[pattern]), eb));
+    else if (pattern == PAT_ACC)
+        x = add(L, x, mulc(L, add(L, mulc(L, L->g, t->stride), mulc(L, L->c, 2)), eb));
+    return base_put(L, key, cg_opaque_i32(L->cg, x));
 }
 
 /* Element (row, col) of buffer buf of t, plane 0, as an i32 byte offset (no caching). */
@@ -220,40 +238,15 @@ static void swz_lane(Low *L, const TirValue *t, const TirValue *row0, const TirV
 {
     for (int k = 0; k < 2; k++) {
         int key[6] = {t->id, -7 - k, vid(row0), vid(col0), pattern, 0};
-        LLVMValueRef found = NULL;
-        for (int s = L->nscope - 1; s >= 0 && !found; s--)
-            for (int i = 0; i < L->scopes[s].n; i++) {
-                BaseEnt *e = &L->scopes[s].e[i];
-                if (e->tile == key[0] && e->buf == key[1] && e->row0 == key[2] && e->col0 == key[3] &&
-                    e->pattern == key[4] && e->plane == key[5]) {
-                    found = e->base;
-                    break;
-                }
-            }
-        if (!found) {
+        LLVMValueRef v = base_find(L, key);
+        if (!v) {
             LLVMValueRef x;
             if (k == 0) x = add(L, vi0(L, row0), pattern == PAT_ACC ? L->g : L->pat_r[pattern]);
             else x = add(L, vi0(L, col0), pattern == PAT_ACC ? mulc(L, L->c, 2) : L->pat_c[pattern]);
-            found = cg_opaque_i32(L->cg, x);
-            Scope *sc = &L->scopes[L->nscope - 1];
-            if (sc->n == sc->cap) {
-                int cap = sc->cap ? sc->cap * 2 : 16;
-                BaseEnt *ne = arena_alloc(L->cg->a, sizeof(BaseEnt) * (size_t)cap);
-                if (sc->n) memcpy(ne, sc->e, sizeof(BaseEnt) * (size_t)sc->n);
-                sc->e = ne;
-                sc->cap = cap;
-            }
-            BaseEnt *e = &sc->e[sc->n++];
-            e->tile = key[0];
-            e->buf = key[1];
-            e->row0 = key[2];
-            e->col0 = key[3];
-            e->pattern = key[4];
-            e->plane = key[5];
-            e->base = found;
+            v = base_put(L, key, cg_opaque_i32(L->cg, x));
         }
-        if (k == 0) *row = found;
-        else *col = found;
+        if (k == 0) *row = v;
+        else *col = v;
     }
 }
 
@@ -533,7 +526,11 @@ static void mma_kstep(Low *L, const TirOp *op, int kt, int np, bool half, LLVMVa
 static LLVMValueRef wg_desc(Low *L, const TirOperand *o, bool is_a, int kt, bool *mn_major)
 {
     const TirValue *v = o->v;
-    LLVMValueRef off = smem_base(L, v, o->buf, NULL, NULL, PAT_NONE, 0);
+    /* The address field of the buffer once (cached like smem_base), each
+     * k-step a constant on it. */
+    int key[6] = {v->id, vid(o->buf), -1, -1, -9, 0};
+    LLVMValueRef lo = base_find(L, key);
+    if (!lo) lo = base_put(L, key, cg_smem_desc_lo(L->cg, smem_base(L, v, o->buf, NULL, NULL, PAT_NONE, 0)));
     bool kmajor = is_a ? !o->trans : o->trans;
     /* A: the warpgroup's rows 0..63 of the tile (row0 is the warp's part);
      * B: a constant origin. */
@@ -554,10 +551,23 @@ static LLVMValueRef wg_desc(Low *L, const TirOperand *o, bool is_a, int kt, bool
         rel = col / 64 * v->rows * 128 + row * 128;
     }
     *mn_major = !kmajor;
-    return cg_smem_desc(L->cg, addc(L, off, rel), kmajor ? 16 : v->rows * 128, 1024);
+    LAC_ASSERT(rel % 16 == 0);
+    return cg_smem_desc(L->cg, addc(L, lo, rel / 16), kmajor ? 16 : v->rows * 128, 1024);
 }
 
-/* A warpgroup product on wgmma: one fence, the k-steps, one wait. */
+/* Does op read the value x? */
+static bool op_reads(const TirOp *op, const TirValue *x)
+{
+    for (int i = 0; i < op->nargs; i++)
+        if (op->args[i] == x) return true;
+    return op->a.v == x || op->b.v == x;
+}
+
+/* A warpgroup product on wgmma: one fence, the k-steps, one commit and
+ * one wait, which is deferred to the next op when that is an independent
+ * warpgroup product (its wait then covers both groups). An A operand that
+ * is a transposed or transformed view is loaded by each warp (ldmatrix, its
+ * 16 rows) into registers first. */
 static void lower_mma_wg(Low *L, const TirOp *op)
 {
     const TirValue *acc = op->args[0];
@@ -565,24 +575,56 @@ static void lower_mma_wg(Low *L, const TirOp *op)
     LLVMValueRef *r = regs_new(L, n);
     memcpy(r, regs(L, acc), sizeof(LLVMValueRef) * (size_t)n);
     bool afrag = op->a.v->type == TT_FRAG;
+    bool aregs = afrag || op->a.trans || op->a.xf;
     LLVMValueRef *ar = NULL;
     int na = 0;
-    if (afrag) {
+    if (aregs) {
         na = nkt * 4;
         ar = regs_new(L, na);
-        for (int kt = 0; kt < nkt; kt++)
-            for (int i = 0; i < 4; i++) ar[kt * 4 + i] = regs(L, op->a.v)[a_index(op->a.v, 0, kt, i, 0)];
+        for (int kt = 0; kt < nkt; kt++) {
+            if (afrag) {
+                for (int i = 0; i < 4; i++) ar[kt * 4 + i] = regs(L, op->a.v)[a_index(op->a.v, 0, kt, i, 0)];
+            } else {
+                LLVMValueRef out[2][4];
+                load_a(L, &op->a, 0, kt, out);
+                memcpy(ar + kt * 4, out[0], sizeof out[0]);
+            }
+        }
     }
     cg_wgmma_fence(L->cg, r, n, ar, na);
     TirElem e = op->a.v->elem;
     for (int kt = 0; kt < nkt; kt++) {
         bool ta = false, tb = false;
-        LLVMValueRef da = afrag ? NULL : wg_desc(L, &op->a, true, kt, &ta);
+        LLVMValueRef da = aregs ? NULL : wg_desc(L, &op->a, true, kt, &ta);
         LLVMValueRef db = wg_desc(L, &op->b, false, kt, &tb);
-        cg_wgmma(L->cg, e, N, r, da, afrag ? ar + kt * 4 : NULL, db, ta, tb);
+        cg_wgmma(L->cg, e, N, r, da, aregs ? ar + kt * 4 : NULL, db, ta, tb);
     }
-    cg_wgmma_wait(L->cg, r, n);
     set_frag(L, op->res, r);
+    const TirOp *nx = L->next;
+    if (nx && nx->kind == TIR_MMA && nx->wg && !op_reads(nx, op->res) && L->ndeferred < 4) {
+        cg_wgmma_commit(L->cg);
+        L->pend[L->ndeferred] = r;
+        L->npend[L->ndeferred++] = n;
+        return;
+    }
+    /* One wait for this group and the deferred ones, tied to all their registers. */
+    int tot = n;
+    for (int i = 0; i < L->ndeferred; i++) tot += L->npend[i];
+    LLVMValueRef *all = regs_new(L, tot);
+    int k = 0;
+    for (int i = 0; i < L->ndeferred; i++) {
+        memcpy(all + k, L->pend[i], sizeof(LLVMValueRef) * (size_t)L->npend[i]);
+        k += L->npend[i];
+    }
+    memcpy(all + k, r, sizeof(LLVMValueRef) * (size_t)n);
+    cg_wgmma_wait(L->cg, all, tot);
+    k = 0;
+    for (int i = 0; i < L->ndeferred; i++) {
+        memcpy(L->pend[i], all + k, sizeof(LLVMValueRef) * (size_t)L->npend[i]);
+        k += L->npend[i];
+    }
+    memcpy(r, all + k, sizeof(LLVMValueRef) * (size_t)n);
+    L->ndeferred = 0;
 }
 
 static void lower_mma(Low *L, const TirOp *op)
@@ -1457,7 +1499,11 @@ static void lower_op(Low *L, const TirOp *op)
 
 static void lower_block(Low *L, const TirBlock *bl)
 {
-    for (int i = 0; i < bl->n; i++) lower_op(L, bl->ops[i]);
+    for (int i = 0; i < bl->n; i++) {
+        L->next = i + 1 < bl->n ? bl->ops[i + 1] : NULL;
+        lower_op(L, bl->ops[i]);
+    }
+    LAC_ASSERT(L->ndeferred == 0);
 }
 
 bool lower_program(Cg *cg, const TirProgram *p)

@@ -757,11 +757,13 @@ static void verify_block(Verify *vf, const TirBlock *bl)
                     vfail(vf, op, "a split MMA operand meets an f16 one");
                 if (op->wg) {
                     const TirOperand *a = &op->a, *b = &op->b;
-                    bool a_ok = a->v->type == TT_FRAG ? !a->split && a->v->elem != TE_SPLIT
-                                                      : a->v->swizzle && !a->trans && !a->xf && !a->split;
+                    /* A: a fragment, a swizzled tile as it is (a descriptor), or a
+                     * view each warp loads with ldmatrix (transposed, transformed). */
+                    bool a_ok = a->v->type == TT_FRAG ? a->v->elem != TE_SPLIT
+                                                      : !a->split && (a->trans || a->xf || a->v->swizzle);
                     if (acc->rows != 16 || acc->cols > 256) vfail(vf, op, "a warpgroup MMA is not 16 rows a warp, <= 256 columns");
                     if (split || (ea != TE_BF16 && ea != TE_F16)) vfail(vf, op, "a warpgroup MMA needs bf16 or f16 operands");
-                    if (!a_ok) vfail(vf, op, "a warpgroup MMA's A is not a fragment or a swizzled tile as it is");
+                    if (!a_ok) vfail(vf, op, "a warpgroup MMA's A is split, or a plain tile that is not swizzled");
                     if (b->v->type != TT_SMEM || !b->v->swizzle || b->xf || b->split)
                         vfail(vf, op, "a warpgroup MMA's B is not a swizzled tile as it is");
                 }

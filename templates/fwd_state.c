@@ -332,6 +332,12 @@ static void issue_chunk(Fwd *f, TirValue *c, TirValue *buf, Part part)
         t_lo = 0;
         t_n = f->W * 32;
         if (part == PART_A) return;
+    } else if (f->wg && part != PART_ALL) {
+        /* The warpgroup output role is the longer one: the state warps,
+         * which wait for it, issue every row. */
+        if (part == PART_A) return;
+        r_lo = 0;
+        r_n = C;
     }
     TirValue *t0 = bini(f, TB_ADD, bini(f, TB_MUL, c, C), r_lo);
     for (int i = 0; i < f->nst; i++) {
@@ -384,6 +390,13 @@ static void output_tile(Fwd *f, TirValue *c, TirValue *qbuf, TirValue *kbuf, Tir
     TirEx *qxf = pk ? tmul(f, tx_x(P_), texp(f, bt_at(f, trow(f), tcol(f)))) : NULL;
     TirOperand aq = tir_view(f->Qop, qbuf, r0, 0, NULL, 0, false, qxf);
     aq.split = pk && f->op == TE_BF16;
+    /* Warpgroup products: Q S_prev and Q K^T go side by side (one wait),
+     * so what P needs is made first and O's decay comes after. */
+    TirValue *lim = NULL, *Pm = NULL;
+    if (f->wg) {
+        lim = bini(f, TB_ADD, r0, 16);
+        Pm = tir_zero(P_, 16, C, "P");
+    }
     TirValue *O = tir_zero(P_, 16, bvw, "O");
     TirValue *(*mma)(TirProgram *, TirValue *, TirOperand, TirOperand, int, TirValue *, TirValue *,
                      const char *) = f->wg ? tir_mma_wg : tir_mma;
@@ -393,7 +406,7 @@ static void output_tile(Fwd *f, TirValue *c, TirValue *qbuf, TirValue *kbuf, Tir
         D = tir_zero(P_, 16, 8, "D");
         D = tir_mma(P_, D, aq, tir_view(f->Scopy, sbuf, NULL, 0, NULL, f->BV, false, NULL), f->dkp, NULL, NULL, "D");
     }
-    if (sc) {
+    if (sc && !f->wg) {
         tir_at(P_, v->decay_expr->loc);
         TirEx *e = tmul(f, tx_x(P_), texp(f, bvec_at(f, trow(f))));
         O = tir_map(P_, O, r0, 0, NULL, 0, e, "O");
@@ -409,11 +422,17 @@ static void output_tile(Fwd *f, TirValue *c, TirValue *qbuf, TirValue *kbuf, Tir
         TirEx *ex = tsub(f, bt_ref(f, r0, trow(f)), bt_at(f, tcol(f), trow(f)));
         kxf = tmul(f, tx_x(P_), texp(f, tx_bin(P_, TX_MIN, ex, tx_const(P_, GLA_CLAMP))));
     }
-    TirValue *lim = bini(f, TB_ADD, r0, 16);
-    TirValue *Pm = tir_zero(P_, 16, C, "P");
+    if (!f->wg) {
+        lim = bini(f, TB_ADD, r0, 16);
+        Pm = tir_zero(P_, 16, C, "P");
+    }
     TirOperand aqk = tir_view(f->Qop, qbuf, r0, 0, NULL, 0, false, qxf);
     aqk.split = pk && f->op == TE_BF16;
     Pm = mma(P_, Pm, aqk, tir_view(f->Kop, kbuf, NULL, 0, NULL, 0, true, kxf), f->dkp, lim, NULL, "P");
+    if (sc && f->wg) {
+        tir_at(P_, v->decay_expr->loc);
+        O = tir_map(P_, O, r0, 0, NULL, 0, tmul(f, tx_x(P_), texp(f, bvec_at(f, trow(f)))), "O");
+    }
     if (pk) {
         /* When the gates of the block pass e^-60, the clamped factorization
          * is not exact: recompute the diagonal block elementwise. */
@@ -456,11 +475,13 @@ static void output_tile(Fwd *f, TirValue *c, TirValue *qbuf, TirValue *kbuf, Tir
  * ------------------------------------------------------------------------ */
 
 /* S = e^b_last S + (K * e^(b_last - b_j))^T V over columns [cb0, cb0 + n)
- * of V (cb0 = BV: the normalizer's ones). */
-static TirValue *state_update(Fwd *f, TirValue *S, TirValue *kbuf, TirValue *vbuf, TirValue *f0, int cb0)
+ * of V (cb0 = BV: the normalizer's ones), in two steps: state_decay maps S
+ * and gives the transform of K^T; state_product adds the product. */
+static TirEx *state_decay(Fwd *f, TirValue **Sp, TirValue *f0)
 {
     const Variant *v = f->v;
     int C = f->C;
+    TirValue *S = *Sp;
     tir_at(P_, v->decay_expr ? v->decay_expr->loc : v->loc);
     TirEx *kxf = NULL;
     if (v->decay == DECAY_PER_KEY) {
@@ -473,11 +494,29 @@ static TirValue *state_update(Fwd *f, TirValue *S, TirValue *kbuf, TirValue *vbu
         S = tir_map(P_, S, f0, 0, NULL, 0, tmul(f, tx_x(P_), texp(f, last)), "S");
         kxf = tmul(f, tx_x(P_), texp(f, tsub(f, bvec_at(f, tic(f, C - 1)), bvec_at(f, tcol(f)))));
     }
+    *Sp = S;
+    return kxf;
+}
+
+static TirValue *state_product(Fwd *f, TirValue *S, TirEx *kxf, TirValue *kbuf, TirValue *vbuf, TirValue *f0,
+                               int cb0)
+{
+    const Variant *v = f->v;
     tir_at(P_, v->key->loc);
     TirOperand ak = tir_view(f->Kop, kbuf, NULL, 0, f0, 0, true, kxf);
     /* The per-key weights round once more; carry K^T exactly (hi + lo). */
     ak.split = v->decay == DECAY_PER_KEY && f->op == TE_BF16;
-    return tir_mma(P_, S, ak, tir_view(f->Vop, vbuf, NULL, 0, NULL, cb0, false, NULL), C, NULL, NULL, "S");
+    TirOperand bv = tir_view(f->Vop, vbuf, NULL, 0, NULL, cb0, false, NULL);
+    /* The state warps are the second warpgroup; their tiles t hold rows
+     * 64 t + 16 (warp % 4) (role_state), one m64 product per t. */
+    if (f->wg) return tir_mma_wg(P_, S, ak, bv, f->C, NULL, NULL, "S");
+    return tir_mma(P_, S, ak, bv, f->C, NULL, NULL, "S");
+}
+
+static TirValue *state_update(Fwd *f, TirValue *S, TirValue *kbuf, TirValue *vbuf, TirValue *f0, int cb0)
+{
+    TirEx *kxf = state_decay(f, &S, f0);
+    return state_product(f, S, kxf, kbuf, vbuf, f0, cb0);
 }
 
 /* The log decay of the whole chunk, added to a per-row total (split pass 1). */
@@ -687,7 +726,20 @@ static void role_state(Fwd *f)
     TirValue *kb = f->kring ? buf : NULL, *vb = f->vring ? buf : NULL;
     TirValue *sbuf = bini(f, TB_REM, i, 2);
     TirValue *ys[3 * MAX_STATE_TILES];
-    for (int t = 0; t < per; t++) {
+    if (f->wg) {
+        /* The tiles' warpgroup products side by side (one wait for all),
+         * then the copies for the output warps. */
+        LAC_ASSERT(per_tile == 1 && !owns[per - 1]);
+        TirValue *Sm[MAX_STATE_TILES];
+        TirEx *kx[MAX_STATE_TILES];
+        for (int t = 0; t < per; t++) {
+            Sm[t] = loop->carried[t];
+            kx[t] = state_decay(f, &Sm[t], f0s[t]);
+        }
+        for (int t = 0; t < per; t++) ys[t] = state_product(f, Sm[t], kx[t], kb, vb, f0s[t], 0);
+        for (int t = 0; t < per; t++) tir_sts(P_, ys[t], f->Scopy, sbuf, f0s[t], 0, NULL, 0);
+    }
+    for (int t = 0; t < per && !f->wg; t++) {
         TirValue **cur = &loop->carried[t * per_tile];
         TirOp *iff = owns[t] ? tir_if_begin(P_, owns[t], per_tile, cur) : NULL;
         TirValue *S = state_update(f, cur[0], kb, vb, f0s[t], 0);

@@ -4,8 +4,11 @@
 # product of the sets `lac dump --ast` prints; --defaults: the default
 # configuration only), for sm_80 and sm_90a. Each PTX holds three kernels
 # (the state on chip, the split's two passes); ptxas must accept each with no
-# spills, and the PTX must use the tensor cores (mma.sync, ldmatrix) and
-# cp.async. A configuration that does not fit a target's shared memory must
+# spills, and the PTX must use the tensor cores (mma.sync or, on sm_90a,
+# wgmma; ldmatrix) and cp.async; wgmma must appear on sm_90a only, and there
+# in the configurations whose output role is a warpgroup (four output warps,
+# block_v 64, q, k and v used as they are: linear, retnet, simple_gla and
+# lightning at warps 8, block_v 64). A configuration that does not fit a target's shared memory must
 # be refused by lac with that reason (the autotuner prunes it); every example
 # must compile for each target at some configuration. Skips (77) without ptxas.
 set -uo pipefail
@@ -74,12 +77,16 @@ one() {
     echo "FAIL: $name $arch [$sets]: spills: $(printf '%s\n' "$info" | grep -B3 ' [1-9][0-9]* bytes spill' | grep -o "entry function '[a-z_0-9]*'" | tr '\n' ' ')"
   elif [ "$kernels" -ne 3 ]; then
     echo "FAIL: $name $arch [$sets]: $kernels lac-kernel lines, expected 3 (full, split_state, split_out)"
-  elif ! grep -q 'mma.sync.aligned.m16n8k16.row.col.f32.\(bf16.bf16\|f16.f16\).f32' "$ptx"; then
-    echo "FAIL: $name $arch [$sets]: no mma.sync in the PTX"
+  elif ! grep -q 'mma.sync.aligned.m16n8k16.row.col.f32.\(bf16.bf16\|f16.f16\).f32\|wgmma.mma_async.sync.aligned' "$ptx"; then
+    echo "FAIL: $name $arch [$sets]: no mma.sync or wgmma in the PTX"
+  elif [ "$arch" != sm_90a ] && grep -q 'wgmma' "$ptx"; then
+    echo "FAIL: $name $arch [$sets]: wgmma in PTX for $arch"
   elif ! grep -q 'ldmatrix.sync.aligned' "$ptx" || ! grep -q 'cp.async.cg.shared.global' "$ptx"; then
     echo "FAIL: $name $arch [$sets]: no ldmatrix or cp.async in the PTX"
   else
-    echo "PASS: $name $arch [$sets]: registers $regs, no spills"
+    local wg=""
+    grep -q 'wgmma.mma_async' "$ptx" && wg=", wgmma"
+    echo "PASS: $name $arch [$sets]: registers $regs, no spills$wg"
   fi
 }
 export -f one
@@ -107,5 +114,16 @@ for f in "$root"/dsl_examples/*.la; do
     fi
   done
 done
+# The warpgroup output role where it applies (not with --defaults, whose
+# configuration may differ).
+if [ "$mode" != --defaults ]; then
+  for name in linear retnet simple_gla lightning; do
+    # (warps = 8 is their only value, so not among the sets)
+    if ! grep "^PASS: $name sm_90a " "$tmp/results" | grep 'block_v=64' | grep -q ', wgmma$'; then
+      echo "FAIL: $name sm_90a: its configurations at block_v 64 do not use wgmma"
+      fail=$((fail + 1))
+    fi
+  done
+fi
 echo "$pass passed, $fail failed, $pruned pruned (shared memory)"
 [ "$fail" -eq 0 ]

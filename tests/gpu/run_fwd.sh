@@ -18,7 +18,7 @@ trap 'rm -rf "$tmp"' EXIT
 pass=0
 fail=0
 seed=1
-# example | dtype | --set list (params and tile settings) | shapes [| options of lac_gpu_fwd]
+# example | dtype | --set list (params and tile settings) | shapes [| options of lac_gpu_fwd [| arch]]
 cases=(
   "linear|bf16||1,1,1 2,300,4 3,129,2"
   "linear|bf16|warps=8 block_v=64|2,300,4 1,64,3"
@@ -29,6 +29,10 @@ cases=(
   "linear|bf16|K=16 V=16 block_v=16|3,129,2"
   "linear|bf16|K=256 V=64 block_v=32|2,300,4"
   "linear|f16|block_v=64|2,300,4 1,1,1"
+  # The warpgroup path's tiles (128-byte swizzle) under the per-warp
+  # mma.sync of sm_80 PTX, which the driver runs on any newer GPU.
+  "linear|bf16|warps=8 block_v=64 stages=3|3,129,2||sm_80"
+  "retnet|bf16|warps=8 block_v=64 K=64 V=64|2,300,4"
   "linear|f32|block_v=32 stages=1|2,300,4"
   "retnet|bf16||2,300,4 1,1,1"
   "retnet|bf16|block_v=64 stages=3|3,129,2"
@@ -50,16 +54,16 @@ cases=(
   # past the clamp (60) and into GLA's exact diagonal path.
   "gla|bf16|warps=8|2,300,4 3,129,2|--gate-scale 100"
 )
-if [ "$quick" = "--quick" ]; then cases=("${cases[0]}" "${cases[10]}" "${cases[13]}" "${cases[16]}" "${cases[21]}"); fi
+if [ "$quick" = "--quick" ]; then cases=("${cases[0]}" "${cases[12]}" "${cases[15]}" "${cases[18]}" "${cases[23]}"); fi
 for c in "${cases[@]}"; do
-  IFS='|' read -r name dtype sets shapes opts <<< "$c"
+  IFS='|' read -r name dtype sets shapes opts carch <<< "$c"
   read -r -a xopts <<< "${opts:-}"
   src=$tmp/$name.$dtype.la
   sed "s/\bbf16\b/$dtype/g" "$root/dsl_examples/$name.la" > "$src"
   psets=()
   for kv in $sets; do psets+=(--set "$kv"); done
   ptx=$tmp/$name.ptx
-  if ! "$lac" compile "$src" -o "$ptx" --arch "$arch" "${psets[@]}" 2> "$tmp/err"; then
+  if ! "$lac" compile "$src" -o "$ptx" --arch "${carch:-$arch}" "${psets[@]}" 2> "$tmp/err"; then
     echo "FAIL: $name $dtype [$sets]: lac compile: $(head -3 "$tmp/err")"
     fail=$((fail + 1))
     continue
@@ -82,7 +86,7 @@ for c in "${cases[@]}"; do
       echo "SKIP: no GPU"
       exit 77
     elif [ "$rc" -eq 0 ]; then
-      echo "PASS: $name $dtype [$sets]${opts:+ $opts} shape $shape: rel_l2 (o, s, [z]) per schedule: $errs"
+      echo "PASS: $name $dtype [$sets]${opts:+ $opts}${carch:+ $carch} shape $shape: rel_l2 (o, s, [z]) per schedule: $errs"
       pass=$((pass + 1))
     else
       echo "FAIL: $name $dtype [$sets]${opts:+ $opts} shape $shape (exit $rc):"

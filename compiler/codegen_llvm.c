@@ -312,11 +312,7 @@ void cg_wgmma_commit(Cg *cg)
 
 void cg_fence_proxy_async(Cg *cg)
 {
-    LLVMTypeRef fty = LLVMFunctionType(cg->t_void, NULL, 0, 0);
-    static const char code[] = "fence.proxy.async.shared::cta;";
-    LLVMValueRef asm_ = LLVMGetInlineAsm(fty, (char *)code, sizeof code - 1, (char *)"~{memory}", 9, 1, 0,
-                                        LLVMInlineAsmDialectATT, 0);
-    LLVMBuildCall2(cg->b, fty, asm_, NULL, 0, "");
+    asm_tied(cg, "fence.proxy.async.shared::cta;", NULL, 0, NULL, 0, "");
 }
 
 void cg_warp_sync(Cg *cg)

@@ -71,7 +71,7 @@ typedef struct Fwd {
     int nst;
     TirValue *Qop, *Kop, *Vop;   /* mma operand tiles */
     bool qring, kring, vring;    /* the operand tile is a staged ring (else one buffer) */
-    bool wg;                     /* the output role's products are warpgroup MMAs */
+    bool wg;                     /* both roles are warpgroups (mma.wg, swizzled tiles) */
     const Symbol *qin, *kin, *vin;
     TirValue *bvec, *Bt, *Scopy, *ostage;
     int rec; /* floats per (bh, segment) record of the split workspace */

@@ -918,11 +918,14 @@ TirProgram *tmpl_fwd(const Variant *v, const KernelConfig *kc, FwdKind kind, Are
     if (!f->vring) f->Vop = tir_smem(P_, "vf", vope, 1, f->C, f->BV + (f->norm ? 8 : 0), 8);
     if (v->decay == DECAY_PER_TOKEN || v->decay == DECAY_PER_HEAD) f->bvec = tir_smem(P_, "b", TE_F32, 1, 1, f->C, 0);
     if (v->decay == DECAY_PER_KEY) f->Bt = tir_smem(P_, "B", TE_F32, 1, f->C, f->dkp, 8);
-    /* The output role as one warpgroup (four warps of 16 rows: out_plan
-     * gives warp w rows 16 w) on wgmma where the target has it: operands
-     * as they are, in 128-byte-swizzled tiles (64-column blocks). */
+    /* Both roles as warpgroups (the output role's four warps of 16 rows:
+     * out_plan gives warp w rows 16 w) on wgmma where the target has it:
+     * operands as they are, in 128-byte-swizzled tiles (64-column blocks).
+     * K of 64 or 128: at 192 the three state tiles' products side by side
+     * need more than 255 registers (ptxas spills), which the mma.sync path
+     * does not. */
     f->wg = f->WA == 4 && f->C == 64 && (ope == TE_BF16 || ope == TE_F16) && f->qring && f->kring && f->vring &&
-            !f->norm && v->decay != DECAY_PER_KEY && f->dkp % 64 == 0 && f->BV == 64 && kind != FWD_SPLIT_STATE;
+            !f->norm && v->decay != DECAY_PER_KEY && (f->dkp == 64 || f->dkp == 128) && f->BV == 64 && kind != FWD_SPLIT_STATE;
     if (f->wg) {
         tir_smem_swizzle(f->Qop);
         tir_smem_swizzle(f->Kop);

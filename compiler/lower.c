@@ -516,10 +516,6 @@ static void mma_kstep(Low *L, const TirOp *op, int kt, int np, bool half, LLVMVa
         }
 }
 
-/* The k-steps go outermost: an A block is loaded (and transformed) once and
- * is live only for its k-step. A column limit guards each 16-column block
- * of a k-step, a k limit the whole k-step; both are warp-uniform branches,
- * and only the registers they change get phis. */
 /* The matrix descriptor of k-step kt of a wgmma operand in a swizzled tile:
  * K-major when the tile's columns are the product's k (A as it is, B as a
  * transposed view), else MN-major (B as it is: rows are k). */
@@ -627,6 +623,10 @@ static void lower_mma_wg(Low *L, const TirOp *op)
     L->ndeferred = 0;
 }
 
+/* The k-steps go outermost: an A block is loaded (and transformed) once and
+ * is live only for its k-step. A column limit guards each 16-column block
+ * of a k-step, a k limit the whole k-step; both are warp-uniform branches,
+ * and only the registers they change get phis. */
 static void lower_mma(Low *L, const TirOp *op)
 {
     if (op->wg && L->cg->wgmma) {

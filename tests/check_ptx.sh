@@ -8,9 +8,10 @@
 # wgmma; ldmatrix) and cp.async; wgmma must appear on sm_90a only, and there
 # in the configurations whose output role is a warpgroup (four output warps,
 # block_v 64, q, k and v used as they are: linear, retnet, simple_gla and
-# lightning at warps 8, block_v 64). A configuration that does not fit a target's shared memory must
-# be refused by lac with that reason (the autotuner prunes it); every example
-# must compile for each target at some configuration. Skips (77) without ptxas.
+# lightning at warps 8, block_v 64). A configuration that does not fit a
+# target's shared memory must be refused by lac with that reason (the
+# autotuner prunes it); every example must compile for each target at some
+# configuration. Skips (77) without ptxas.
 set -uo pipefail
 lac=$1
 root=$2

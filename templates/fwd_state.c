@@ -532,13 +532,27 @@ static TirValue *decay_total(Fwd *f, TirValue *Dt, TirValue *f0)
  * The chunk loop of each role
  * ------------------------------------------------------------------------ */
 
-/* The top of every iteration, in both roles: wait for chunk c, prefetch
- * chunk c + NS - 1, then the row maps and scans of chunk c. */
+/* cp.async of chunk c + NS - 1 (NS > 1) into the buffer chunk c - 1 used. */
+static void chunk_prefetch(Fwd *f, TirValue *i, TirValue *c, Part part)
+{
+    int NS = f->NS;
+    TirValue *cn = bini(f, TB_ADD, c, NS - 1);
+    tir_if_begin(P_, bin(f, TB_LT, cn, f->c_hi), 0, NULL);
+    issue_chunk(f, cn, bini(f, TB_REM, bini(f, TB_ADD, i, NS - 1), NS), part);
+    tir_if_end(P_, NULL);
+    tir_commit(P_);
+}
+
+/* The top of every iteration, in both roles: wait for chunk c, then the
+ * row maps and scans of chunk c, and the prefetch of chunk c + NS - 1
+ * (before the maps when there are none). */
 static TirValue *chunk_top(Fwd *f, TirValue *i, TirValue *c, Part part)
 {
     const Variant *v = f->v;
     int NS = f->NS;
     TirValue *buf = bini(f, TB_REM, i, NS);
+    /* Row maps and scans write what both roles read next: a second barrier. */
+    bool maps = !f->qring || !f->kring || !f->vring || v->decay != DECAY_NONE;
     if (NS == 1) {
         tir_barrier(P_);
         issue_chunk(f, c, buf, part);
@@ -548,11 +562,10 @@ static TirValue *chunk_top(Fwd *f, TirValue *i, TirValue *c, Part part)
     } else {
         tir_wait(P_, NS - 2);
         tir_barrier(P_);
-        TirValue *cn = bini(f, TB_ADD, c, NS - 1);
-        tir_if_begin(P_, bin(f, TB_LT, cn, f->c_hi), 0, NULL);
-        issue_chunk(f, cn, bini(f, TB_REM, bini(f, TB_ADD, i, NS - 1), NS), part);
-        tir_if_end(P_, NULL);
-        tir_commit(P_);
+        /* With a second barrier, the prefetch goes after it: issued here it
+         * would hold every warp at that barrier (the warpgroup form's state
+         * warps issue every row). */
+        if (!maps) chunk_prefetch(f, i, c, part);
     }
     TirValue *t0 = bini(f, TB_MUL, c, f->C);
     TirEnv env[1024];
@@ -586,8 +599,10 @@ static TirValue *chunk_top(Fwd *f, TirValue *i, TirValue *c, Part part)
             tir_scan_key(P_, f->Bt, v->decay_expr, env, n, f->b, f->h, t0, f->T, f->dk, lo, thr_b);
         }
     }
-    /* Row maps and scans write what both roles read next. */
-    if (!f->qring || !f->kring || !f->vring || v->decay != DECAY_NONE) tir_barrier(P_);
+    if (maps) {
+        tir_barrier(P_);
+        if (NS > 1) chunk_prefetch(f, i, c, part);
+    }
     return buf;
 }
 

@@ -649,7 +649,8 @@ static void module_functions(lac_variant *lv, RtModule *m, CudaCtx *c, const cha
             continue;
         }
         CudaFuncInfo fi = {0};
-        CudaStatus st = fwd_prepare(c, f, km);
+        int per_sm = 0;
+        CudaStatus st = fwd_prepare(c, f, km, &per_sm);
         if (st == CS_OK) st = cuda_function_info(c, f, &fi);
         if (st != CS_OK) {
             /* Beyond this device's limits (threads, shared memory): pruned. */
@@ -660,6 +661,7 @@ static void module_functions(lac_variant *lv, RtModule *m, CudaCtx *c, const cha
         m->fn[km->kind] = f;
         m->meta[km->kind] = *km;
         m->registers[km->kind] = fi.registers;
+        m->per_sm[km->kind] = per_sm;
     }
     if (!m->fn[KK_FULL]) {
         module_fail(m, LAC_ERR_INTERNAL, "the module has no state-on-chip kernel");
@@ -773,7 +775,7 @@ bool rt_sched_ok(const lac_variant *lv, int i, RtSched s, int B, int T, int H, i
     if (s == RT_SCHED_FULL) return true;
     if (!m->fn[KK_SPLIT_STATE] || !m->fn[KK_SPLIT_OUT]) return false;
     int nseg, seglen;
-    fwd_split_plan(&m->meta[KK_SPLIT_STATE], B, T, H, sms, 0, &nseg, &seglen);
+    fwd_split_plan(&m->meta[KK_SPLIT_STATE], B, T, H, sms, m->per_sm[KK_SPLIT_OUT], 0, &nseg, &seglen);
     return nseg > 1;
 }
 
@@ -789,7 +791,7 @@ lac_status rt_launch(lac_variant *lv, CudaCtx *c, int i, RtSched s, const FwdArg
         return st == CS_OK ? LAC_OK : rt_cuda_fail(c, st, "launching the forward");
     }
     const KernelMeta *m1 = &m->meta[KK_SPLIT_STATE];
-    fwd_split_plan(m1, a.B, a.T, a.H, c->sm_count, 0, &a.nseg, &a.seglen);
+    fwd_split_plan(m1, a.B, a.T, a.H, c->sm_count, m->per_sm[KK_SPLIT_OUT], 0, &a.nseg, &a.seglen);
     size_t need = fwd_split_ws_bytes(m1, a.B, a.H, a.nseg);
     bool own = ws == 0 || ws_bytes < need;
     if (own) {

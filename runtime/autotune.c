@@ -241,7 +241,7 @@ static lac_status scratch_make(lac_variant *lv, CudaCtx *c, int B, int T, int H,
         const RtModule *m = &lv->mods[i];
         if (m->state != 1 || !m->fn[KK_SPLIT_STATE]) continue;
         int nseg, seglen;
-        fwd_split_plan(&m->meta[KK_SPLIT_STATE], B, T, H, c->sm_count, 0, &nseg, &seglen);
+        fwd_split_plan(&m->meta[KK_SPLIT_STATE], B, T, H, c->sm_count, m->per_sm[KK_SPLIT_OUT], 0, &nseg, &seglen);
         size_t need = fwd_split_ws_bytes(&m->meta[KK_SPLIT_STATE], B, H, nseg);
         if (need > ws) ws = need;
     }

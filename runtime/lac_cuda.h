@@ -61,7 +61,8 @@ typedef struct CudaError {
     X(cuMemcpyDtoH) X(cuMemsetD8) X(cuLaunchKernel) X(cuEventCreate)                \
     X(cuEventRecord) X(cuEventSynchronize) X(cuEventElapsedTime) X(cuEventDestroy)       \
     X(cuLinkCreate) X(cuLinkAddData) X(cuLinkComplete) X(cuLinkDestroy)                 \
-    X(cuModuleLoadData) X(cuMemcpyDtoD) X(cuStreamSynchronize) X(cuMemAllocAsync) X(cuMemFreeAsync)
+    X(cuModuleLoadData) X(cuMemcpyDtoD) X(cuStreamSynchronize) X(cuMemAllocAsync) X(cuMemFreeAsync)   \
+    X(cuOccupancyMaxActiveBlocksPerMultiprocessor)
 
 typedef struct CudaApi {
 #define CUDA_API_MEMBER(f) __typeof__(f) *f;
@@ -239,22 +240,31 @@ typedef struct FwdArgs {
     CUdeviceptr z0, z_final;   /* f32 [B, H, dk] of normalized variants, or 0 */
     int B, T, H;
     /* The sequence split: nseg segments of seglen tokens, the workspace ws
-     * of fwd_split_ws_bytes bytes (split kernels only). */
+     * of fwd_split_ws_bytes bytes (split kernels only). The state pass runs
+     * the first nseg - 1 segments (the last one's state is never read), the
+     * output pass all nseg. */
     CUdeviceptr ws;
     int nseg, seglen;
 } FwdArgs;
 
-/* The grid: (ceil(dv / block_v), B * H, segments). */
+/* The grid: (ceil(dv / block_v), B * H, segments): 1 for the state on
+ * chip, nseg for the output pass, nseg - 1 for the state pass (0: nothing
+ * to launch). */
 void fwd_grid(const KernelMeta *m, int B, int H, int nseg, unsigned grid[3]);
-/* Segments for a sequence split of T tokens: about `want` (0: enough to
- * give `sms` multiprocessors two blocks each), each a whole number of chunks. */
-void fwd_split_plan(const KernelMeta *m, int B, int T, int H, int sms, int want, int *nseg, int *seglen);
+/* Segments for a sequence split of T tokens, each a whole number of chunks:
+ * about `want`, or (want 0) as many as give the output pass one wave on
+ * `sms` multiprocessors that hold `per_sm` of its blocks each (fwd_prepare;
+ * 0: one), since a second wave costs as much as the first; at least 4
+ * chunks a segment. */
+void fwd_split_plan(const KernelMeta *m, int B, int T, int H, int sms, int per_sm, int want, int *nseg,
+                    int *seglen);
 /* Bytes of the split's workspace: per (b, h, segment) the segment's state,
  * its normalizer and its total log decay, f32. */
 size_t fwd_split_ws_bytes(const KernelMeta *m, int B, int H, int nseg);
 /* Once per function: check the block size and shared memory against what
- * the JIT and the device allow, and set the dynamic shared memory limit. */
-CudaStatus fwd_prepare(CudaCtx *c, CUfunction f, const KernelMeta *m);
+ * the JIT and the device allow, set the dynamic shared memory limit, and
+ * give the blocks a multiprocessor holds at once (the driver's occupancy). */
+CudaStatus fwd_prepare(CudaCtx *c, CUfunction f, const KernelMeta *m, int *per_sm);
 /* Launch one forward kernel (asynchronous; cuda_sync reports faults). */
 CudaStatus fwd_launch(CudaCtx *c, CUfunction f, const KernelMeta *m, const FwdArgs *a);
 

@@ -53,6 +53,7 @@ typedef struct RtModule {
     CUfunction fn[3];          /* by KernelKind; NULL when the module lacks it */
     KernelMeta meta[3];
     int registers[3];
+    int per_sm[3];             /* blocks a multiprocessor holds (the driver's occupancy) */
     double build_ms;           /* compile + JIT (or cache load) */
     double compile_ms, jit_ms; /* of it: the PTX (compiled or from the cache), the driver's JIT; 0 on a cubin hit */
     const char *source;        /* "compiled", "ptx cache", "cubin cache" */

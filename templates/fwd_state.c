@@ -967,7 +967,10 @@ TirProgram *tmpl_fwd(const Variant *v, const KernelConfig *kc, FwdKind kind, Are
         f->c_hi = nch;
     } else {
         f->seg = tir_sreg(P_, "ctaid.z");
-        f->nseg = tir_sreg(P_, "nctaid.z");
+        /* Segments of seglen tokens cover T; the state pass is launched for
+         * all but the last (whose state nothing reads), so the count comes
+         * from T, not from the grid. */
+        f->nseg = tir_bin(P_, TB_DIV, bin(f, TB_ADD, f->T, bini(f, TB_SUB, f->seglen, 1)), f->seglen, "nseg");
         TirValue *cps = tir_bin(P_, TB_DIV, f->seglen, ci(f, f->C), "cps");
         f->c_lo = tir_bin(P_, TB_MUL, f->seg, cps, "c_lo");
         f->c_hi = tir_bin(P_, TB_MIN, bin(f, TB_ADD, f->c_lo, cps), nch, "c_hi");

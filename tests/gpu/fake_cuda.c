@@ -377,6 +377,15 @@ API CUresult CUDAAPI cuMemFreeAsync(CUdeviceptr dptr, CUstream hStream)
     return cuMemFree(dptr);
 }
 
+/* One block an SM, or none when the block cannot launch at all. */
+API CUresult CUDAAPI cuOccupancyMaxActiveBlocksPerMultiprocessor(int *numBlocks, CUfunction func, int blockSize,
+                                                                 size_t dynamicSMemSize)
+{
+    (void)func;
+    *numBlocks = blockSize > 0 && blockSize <= 1024 && dynamicSMemSize <= 227 * 1024 ? 1 : 0;
+    return CUDA_SUCCESS;
+}
+
 API CUresult CUDAAPI cuStreamSynchronize(CUstream hStream)
 {
     if (hStream) return CUDA_ERROR_INVALID_HANDLE;

@@ -65,8 +65,8 @@ static const char usage[] =
     "  --max-rel-l2 X      largest relative L2 error that passes (default bf16 3e-3,\n"
     "                      f16 1e-3, f32 5e-4)\n"
     "  --bench N           after the check, time N launches (median, GB/s)\n"
-    "  --segments N        sequence split: N segments (default: enough for two blocks\n"
-    "                      per multiprocessor; the split is tested when the PTX has it)\n"
+    "  --segments N        sequence split: N segments (default: as many as give the\n"
+    "                      output pass one wave; the split is tested when the PTX has it)\n"
     "  --schedule S        full, split or all (default all): which schedules to test\n"
     "  --no-check          benchmark only: skip the reference and the comparison\n"
     "  --gate-scale X      multiply the log-space gates by X (> 1: steeper decay, e.g.\n"
@@ -931,23 +931,28 @@ done:
     return rc;
 }
 
-/* The function of a kernel, described and prepared (shared memory limit). */
-static int kernel_open(Run *r, const KernelMeta *m, CUfunction *f, int nseg)
+/* The function of a kernel, prepared (shared memory limit), its
+ * attributes and the blocks a multiprocessor holds. */
+static int kernel_open(Run *r, const KernelMeta *m, CUfunction *f, CudaFuncInfo *fi, int *per_sm)
 {
     CudaCtx *c = &r->cu;
+    if (cuda_function_get(c, r->mod, m->name, f) || cuda_function_info(c, *f, fi)) return cuda_failed(r, m->name);
+    if (fwd_prepare(c, *f, m, per_sm) != CS_OK) return cuda_failed(r, m->name);
+    return 0;
+}
+
+static void kernel_print(const Run *r, const KernelMeta *m, const CudaFuncInfo *fi, int per_sm, int nseg)
+{
     const Options *o = r->o;
-    CudaFuncInfo fi;
-    if (cuda_function_get(c, r->mod, m->name, f) || cuda_function_info(c, *f, &fi)) return cuda_failed(r, m->name);
     unsigned grid[3];
     fwd_grid(m, o->B, o->H, nseg, grid);
     printf("kernel %s: threads %d, smem %d, block_v %d, io %s, grid (%u, %u, %u); %d registers, "
-           "%d bytes local, %d bytes static smem, ptx %d sass %d\n",
+           "%d bytes local, %d bytes static smem, %d block%s an SM, ptx %d sass %d\n",
            m->name, m->threads, m->smem, m->block_v, kernel_dtype_name(m->io), grid[0], grid[1], grid[2],
-           fi.registers, fi.local_bytes, fi.static_smem, fi.ptx_version, fi.binary_version);
-    if (fi.local_bytes > 0)
-        printf("  warning: %d bytes of local memory per thread (register spills?)\n", fi.local_bytes);
-    if (fwd_prepare(c, *f, m) != CS_OK) return cuda_failed(r, m->name);
-    return 0;
+           fi->registers, fi->local_bytes, fi->static_smem, per_sm, per_sm == 1 ? "" : "s", fi->ptx_version,
+           fi->binary_version);
+    if (fi->local_bytes > 0)
+        printf("  warning: %d bytes of local memory per thread (register spills?)\n", fi->local_bytes);
 }
 
 /* The split's second pass for a first pass: the same name, _split_out. */
@@ -981,7 +986,13 @@ static int step_kernels(Run *r)
             }
             sc.m[1] = m2;
             sc.n = 2;
-            fwd_split_plan(m, o->B, o->T, o->H, c->sm_count, o->segments, &sc.nseg, &sc.seglen);
+        }
+        CudaFuncInfo fi[2];
+        int per_sm[2] = {0, 0}, orc = 0;
+        for (int i = 0; i < sc.n && !orc; i++) orc = kernel_open(r, sc.m[i], &sc.f[i], &fi[i], &per_sm[i]);
+        if (orc) return orc;
+        if (m->kind == KK_SPLIT_STATE) {
+            fwd_split_plan(m, o->B, o->T, o->H, c->sm_count, per_sm[1], o->segments, &sc.nseg, &sc.seglen);
             size_t need = fwd_split_ws_bytes(m, o->B, o->H, sc.nseg);
             if (need > r->ws_bytes) {
                 cuda_free(c, r->d_ws);
@@ -992,9 +1003,7 @@ static int step_kernels(Run *r)
             }
             printf("schedule split: %d segment%s of %d tokens\n", sc.nseg, sc.nseg == 1 ? "" : "s", sc.seglen);
         }
-        int orc = 0;
-        for (int i = 0; i < sc.n && !orc; i++) orc = kernel_open(r, sc.m[i], &sc.f[i], sc.nseg);
-        if (orc) return orc;
+        for (int i = 0; i < sc.n; i++) kernel_print(r, sc.m[i], &fi[i], per_sm[i], sc.nseg);
         ntried++;
         int krc = kernel_check(r, &sc);
         if (krc == EXIT_USAGE) return krc;

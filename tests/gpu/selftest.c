@@ -285,14 +285,24 @@ static void test_meta_ptx(void)
     KernelMeta sm = m[0];
     sm.kind = KK_SPLIT_STATE;
     fwd_grid(&sm, 1, 1, 4, grid);
-    check(grid[2] == 4, "grid: a split has a segment per block layer");
+    check(grid[2] == 3, "grid: the state pass runs every segment but the last");
+    fwd_grid(&sm, 1, 1, 1, grid);
+    check(grid[2] == 0, "grid: a state pass of one segment launches nothing");
+    KernelMeta om = m[0];
+    om.kind = KK_SPLIT_OUT;
+    fwd_grid(&om, 1, 1, 4, grid);
+    check(grid[2] == 4, "grid: the output pass has a segment per block layer");
     int nseg, seglen;
-    fwd_split_plan(&sm, 1, 32768, 8, 132, 0, &nseg, &seglen);
-    check(seglen % 64 == 0 && (long)nseg * seglen >= 32768 && (long)(nseg - 1) * seglen < 32768 && nseg * 8 * 3 >= 132,
-          "split plan: whole chunks, covering T, enough blocks for 132 SMs");
-    fwd_split_plan(&sm, 1, 100, 8, 132, 0, &nseg, &seglen);
+    fwd_split_plan(&sm, 1, 32768, 8, 132, 1, 0, &nseg, &seglen);
+    check(seglen % 64 == 0 && (long)nseg * seglen >= 32768 && (long)(nseg - 1) * seglen < 32768 && nseg == 5,
+          "split plan: whole chunks covering T; 3 x 8 blocks a segment, 5 segments in one wave of 132");
+    fwd_split_plan(&sm, 1, 32768, 8, 132, 2, 0, &nseg, &seglen);
+    check(nseg == 11, "split plan: two blocks an SM, 11 segments of 24 blocks in one wave of 264");
+    fwd_split_plan(&sm, 2, 8192, 16, 132, 1, 0, &nseg, &seglen);
+    check(nseg == 1, "split plan: 96 blocks already fill the wave: one segment");
+    fwd_split_plan(&sm, 1, 100, 8, 132, 1, 0, &nseg, &seglen);
     check(nseg == 1 && seglen == 128, "split plan: a short sequence is one segment");
-    fwd_split_plan(&sm, 1, 1000, 1, 132, 5, &nseg, &seglen);
+    fwd_split_plan(&sm, 1, 1000, 1, 132, 1, 5, &nseg, &seglen);
     check(nseg == 4 && seglen == 256, "split plan: 16 chunks asked in 5 segments give 4 of 4 chunks");
     check(fwd_split_ws_bytes(&sm, 2, 3, 4) == (size_t)2 * 3 * 4 * (128 * 128 + 2 * 128) * 4,
           "split workspace: a state, a normalizer and a decay per (b, h, segment)");

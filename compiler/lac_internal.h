@@ -679,9 +679,12 @@ TirValue *tir_ldstate(TirProgram *p, TirValue *ptr, int rows, int cols, TirValue
 /* The inverse, for columns < ncols of the fragment (vec: column 0). */
 void tir_ststate(TirProgram *p, TirValue *frag, int ncols, TirValue *ptr, TirValue *idx, int rec, int base,
                  int nrows, int ld, TirValue *row0, int roff, TirValue *col0, int coff, bool vec);
-/* Inclusive prefix sum of the per-token decay of the chunk into vec[0..rows). */
+/* Inclusive prefix sum of the per-token decay of the chunk into vec: by the
+ * warp at thread thr_lo into buffer 0, or (per_warp) by every warp of
+ * threads [thr_lo, thr_lo + thr_n) into the buffer of its own warp index
+ * (no barrier: each warp reads only its own copy). */
 void tir_scan_token(TirProgram *p, TirValue *vec, const Expr *decay, TirEnv *env, int nenv, TirValue *b,
-                    TirValue *h, TirValue *t0, TirValue *T, int thr_lo);
+                    TirValue *h, TirValue *t0, TirValue *T, int thr_lo, int thr_n, bool per_warp);
 /* Inclusive prefix sum down the rows of the per-key decay into tile (f32). */
 void tir_scan_key(TirProgram *p, TirValue *tile, const Expr *decay, TirEnv *env, int nenv, TirValue *b,
                   TirValue *h, TirValue *t0, TirValue *T, int cols, int thr_lo, int thr_n);

@@ -1114,7 +1114,11 @@ static void lower_scan_token(Low *L, const TirOp *op)
     LLVMValueRef b = vi(L, op->args[1]), h = vi(L, op->args[2]), t0 = vi(L, op->args[3]), T = vi(L, op->args[4]);
     int C = vec->cols, per = C / 32;
     LAC_ASSERT(C % 32 == 0 && per <= 8);
+    bool per_warp = op->ival;
     LLVMValueRef mine = LLVMBuildICmp(B_, LLVMIntEQ, L->warp, ci(L, op->thr_lo / 32), "");
+    if (per_warp)
+        mine = LLVMBuildICmp(B_, LLVMIntULT, LLVMBuildSub(B_, L->warp, ci(L, op->thr_lo / 32), ""),
+                             ci(L, op->thr_n / 32), "");
     LLVMBasicBlockRef m = cg_if_begin(cg, mine, "scan");
     scope_push(L);
     LLVMValueRef d[8], run = NULL;
@@ -1139,8 +1143,11 @@ static void lower_scan_token(Low *L, const TirOp *op)
     LLVMValueRef excl = LLVMBuildFSub(B_, s, run, "");
     for (int q = 0; q < per; q++) {
         LLVMValueRef r = addc(L, mulc(L, L->lane, per), q);
-        LLVMBuildStore(B_, LLVMBuildFAdd(B_, excl, d[q], ""), sptr(L, smem_elem(L, vec, NULL, ci(L, 0), r, 0)));
+        LLVMBuildStore(B_, LLVMBuildFAdd(B_, excl, d[q], ""),
+                       sptr(L, smem_elem(L, vec, per_warp ? L->warp : NULL, ci(L, 0), r, 0)));
     }
+    /* A copy per warp: its lanes read each other's stores next. */
+    if (per_warp) cg_warp_sync(cg);
     scope_pop(L);
     cg_if_end(cg, m);
 }

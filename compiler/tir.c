@@ -23,7 +23,7 @@
  *   LDSTATE    res; ptr, idx, row0, col0; ival roff, ival2 coff, ival3 vec; rec, rec_base;
  *              lim_rows, ld: rows of the record part and its row length (bounds)
  *   STSTATE    frag, ptr, idx, row0, col0; the same, and ival4 ncols
- *   SCAN_TOKEN vec, b, h, t0, T; la; env; thr_lo (one warp)
+ *   SCAN_TOKEN vec, b, h, t0, T; la; env; thr_lo, thr_n; ival per warp (each warp its buffer)
  *   SCAN_KEY   tile, b, h, t0, T; la; env; ival cols; thr_lo, thr_n
  *   ROWMAP     dst, buf, b, h, t0, T, c0; la; env; ival width, ival2 nch; thr_lo, thr_n
  *   ANY        res; row0, col0; ival rows, ival2 cols; ex
@@ -407,7 +407,7 @@ static void op_env(TirProgram *p, TirOp *op, TirEnv *env, int nenv)
 }
 
 void tir_scan_token(TirProgram *p, TirValue *vec, const Expr *decay, TirEnv *env, int nenv, TirValue *b,
-                    TirValue *h, TirValue *t0, TirValue *T, int thr_lo)
+                    TirValue *h, TirValue *t0, TirValue *T, int thr_lo, int thr_n, bool per_warp)
 {
     TirOp *op = op_new(p, TIR_SCAN_TOKEN);
     op->loc = decay->loc;
@@ -416,7 +416,8 @@ void tir_scan_token(TirProgram *p, TirValue *vec, const Expr *decay, TirEnv *env
     op->la = decay;
     op_env(p, op, env, nenv);
     op->thr_lo = thr_lo;
-    op->thr_n = 32;
+    op->thr_n = per_warp ? thr_n : 32;
+    op->ival = per_warp;
 }
 
 void tir_scan_key(TirProgram *p, TirValue *tile, const Expr *decay, TirEnv *env, int nenv, TirValue *b,
@@ -742,6 +743,14 @@ static void verify_block(Verify *vf, const TirBlock *bl)
             if (op->args[j] && op->args[j]->type == TT_SMEM && op->args[j]->offset < 0)
                 vfail(vf, op, "a shared tile has no offset (tir_layout_smem)");
         switch (op->kind) {
+        case TIR_SCAN_TOKEN: {
+            const TirValue *vec = op->args[0];
+            if (op->thr_lo % 32 || op->thr_n % 32 || op->thr_n < 32)
+                vfail(vf, op, "a token scan runs on whole warps");
+            else if (op->ival && vec->nbuf * 32 < op->thr_lo + op->thr_n)
+                vfail(vf, op, "a token scan per warp needs a buffer for every warp it runs on");
+            break;
+        }
         case TIR_MMA: {
             const TirValue *acc = op->args[0];
             int K = op->ival;
@@ -1175,6 +1184,7 @@ static void pop(StrBuf *b, const TirOp *op, int ind)
         pval(b, op->args[4]);
         if (op->kind == TIR_SCAN_KEY) strbuf_printf(b, " cols %d", op->ival);
         strbuf_printf(b, " threads %d+%d", op->thr_lo, op->thr_n);
+        if (op->kind == TIR_SCAN_TOKEN && op->ival) strbuf_puts(b, " per warp");
         break;
     case TIR_ROWMAP:
         strbuf_puts(b, "rowmap ");

@@ -774,9 +774,9 @@ bool rt_sched_ok(const lac_variant *lv, int i, RtSched s, int B, int T, int H, i
     if (m->state != 1) return false;
     if (s == RT_SCHED_FULL) return true;
     if (!m->fn[KK_SPLIT_STATE] || !m->fn[KK_SPLIT_OUT]) return false;
-    int nseg, seglen;
-    fwd_split_plan(&m->meta[KK_SPLIT_STATE], B, T, H, sms, m->per_sm[KK_SPLIT_OUT], 0, &nseg, &seglen);
-    return nseg > 1;
+    int nseg, seglen, nout;
+    fwd_split_plan(&m->meta[KK_SPLIT_STATE], B, T, H, sms, &m->per_sm[KK_SPLIT_STATE], 0, 0, &nseg, &seglen, &nout);
+    return nout > 1;
 }
 
 lac_status rt_launch(lac_variant *lv, CudaCtx *c, int i, RtSched s, const FwdArgs *a0, CUdeviceptr ws,
@@ -791,7 +791,7 @@ lac_status rt_launch(lac_variant *lv, CudaCtx *c, int i, RtSched s, const FwdArg
         return st == CS_OK ? LAC_OK : rt_cuda_fail(c, st, "launching the forward");
     }
     const KernelMeta *m1 = &m->meta[KK_SPLIT_STATE];
-    fwd_split_plan(m1, a.B, a.T, a.H, c->sm_count, m->per_sm[KK_SPLIT_OUT], 0, &a.nseg, &a.seglen);
+    fwd_split_plan(m1, a.B, a.T, a.H, c->sm_count, &m->per_sm[KK_SPLIT_STATE], 0, 0, &a.nseg, &a.seglen, &a.nout);
     size_t need = fwd_split_ws_bytes(m1, a.B, a.H, a.nseg);
     bool own = ws == 0 || ws_bytes < need;
     if (own) {
@@ -927,7 +927,7 @@ LAC_API lac_status lac_forward(lac_variant *lv, const lac_forward_args *a)
     for (int i = 0; i < a->ninputs && i < KERNEL_MAX_PARAMS; i++) in[i] = (CUdeviceptr)a->inputs[i].data;
     FwdArgs fa = {in, a->ninputs, (CUdeviceptr)a->o.data, (CUdeviceptr)a->initial_state.data,
                   (CUdeviceptr)a->final_state.data, (CUdeviceptr)a->initial_z.data, (CUdeviceptr)a->final_z.data,
-                  B, T, H, 0, 1, 0};
+                  B, T, H, 0, 1, 0, 0};
     return rt_launch(lv, &c, ch.config, ch.sched, &fa, 0, 0);
 }
 

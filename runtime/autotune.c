@@ -240,8 +240,9 @@ static lac_status scratch_make(lac_variant *lv, CudaCtx *c, int B, int T, int H,
     for (int i = 0; i < lv->nconfigs; i++) {
         const RtModule *m = &lv->mods[i];
         if (m->state != 1 || !m->fn[KK_SPLIT_STATE]) continue;
-        int nseg, seglen;
-        fwd_split_plan(&m->meta[KK_SPLIT_STATE], B, T, H, c->sm_count, m->per_sm[KK_SPLIT_OUT], 0, &nseg, &seglen);
+        int nseg, seglen, nout;
+        fwd_split_plan(&m->meta[KK_SPLIT_STATE], B, T, H, c->sm_count, &m->per_sm[KK_SPLIT_STATE], 0, 0, &nseg, &seglen,
+                       &nout);
         size_t need = fwd_split_ws_bytes(&m->meta[KK_SPLIT_STATE], B, H, nseg);
         if (need > ws) ws = need;
     }
@@ -357,7 +358,7 @@ static lac_status tune_run(lac_variant *lv, CudaCtx *c, int B, int T, int H, con
         scratch_free(c, &sc);
         return st;
     }
-    FwdArgs a = {sc.in, lv->v->ninputs, sc.o, 0, 0, 0, 0, B, T, H, 0, 1, 0};
+    FwdArgs a = {sc.in, lv->v->ninputs, sc.o, 0, 0, 0, 0, B, T, H, 0, 1, 0, 0};
     int ntimed = 0, npruned = 0;
     best->config = -1;
     best->ms = 0;

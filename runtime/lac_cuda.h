@@ -239,25 +239,28 @@ typedef struct FwdArgs {
     CUdeviceptr s_final;       /* f32 [B, H, dk, dv], or 0 */
     CUdeviceptr z0, z_final;   /* f32 [B, H, dk] of normalized variants, or 0 */
     int B, T, H;
-    /* The sequence split: nseg segments of seglen tokens, the workspace ws
-     * of fwd_split_ws_bytes bytes (split kernels only). The state pass runs
-     * the first nseg - 1 segments (the last one's state is never read), the
-     * output pass all nseg. */
+    /* The sequence split (split kernels only): the state pass's nseg
+     * segments of seglen tokens, the workspace ws of fwd_split_ws_bytes
+     * bytes, and the output pass's nout segments (0: nseg) of
+     * grp = ceil(nseg / nout) state segments each. The state pass runs the
+     * (nout - 1) * grp segments that an output block reads. */
     CUdeviceptr ws;
-    int nseg, seglen;
+    int nseg, seglen, nout;
 } FwdArgs;
 
 /* The grid: (ceil(dv / block_v), B * H, segments): 1 for the state on
- * chip, nseg for the output pass, nseg - 1 for the state pass (0: nothing
- * to launch). */
-void fwd_grid(const KernelMeta *m, int B, int H, int nseg, unsigned grid[3]);
-/* Segments for a sequence split of T tokens, each a whole number of chunks:
- * about `want`, or (want 0) as many as give the output pass one wave on
- * `sms` multiprocessors that hold `per_sm` of its blocks each (fwd_prepare;
- * 0: one), since a second wave costs as much as the first; at least 4
- * chunks a segment. */
-void fwd_split_plan(const KernelMeta *m, int B, int T, int H, int sms, int per_sm, int want, int *nseg,
-                    int *seglen);
+ * chip, nout for the output pass, (nout - 1) * grp for the state pass (0:
+ * nothing to launch); nout 0 is nseg. */
+void fwd_grid(const KernelMeta *m, int B, int H, int nseg, int nout, unsigned grid[3]);
+/* A sequence split of T tokens on `sms` multiprocessors that hold
+ * per_sm[0] blocks of the state pass and per_sm[1] of the output pass
+ * (fwd_prepare; 0: one). Output segments: `want_out`, or (0) as many as
+ * fill one wave, since a second wave costs as much as the first; each of
+ * at least 4 chunks. State segments: `want_seg`, or (0) by a cost model of
+ * the state pass's waves against the records the last output block
+ * combines (at most 8 to an output segment, each of at least 4 chunks). */
+void fwd_split_plan(const KernelMeta *m, int B, int T, int H, int sms, const int per_sm[2], int want_out,
+                    int want_seg, int *nseg, int *seglen, int *nout);
 /* Bytes of the split's workspace: per (b, h, segment) the segment's state,
  * its normalizer and its total log decay, f32. */
 size_t fwd_split_ws_bytes(const KernelMeta *m, int B, int H, int nseg);

@@ -397,33 +397,69 @@ bool kernel_meta_check_abi(const KernelMeta *m, int ninputs, char *err, size_t e
  * Launch
  * ------------------------------------------------------------------------ */
 
-void fwd_grid(const KernelMeta *m, int B, int H, int nseg, unsigned grid[3])
+/* State segments an output segment takes. */
+static int split_grp(int nseg, int nout) { return nout > 0 ? (nseg + nout - 1) / nout : 1; }
+
+void fwd_grid(const KernelMeta *m, int B, int H, int nseg, int nout, unsigned grid[3])
 {
+    if (nout <= 0) nout = nseg;
     grid[0] = (unsigned)((m->dv + m->block_v - 1) / m->block_v);
     grid[1] = (unsigned)((long)B * H);
-    grid[2] = (unsigned)(m->kind == KK_FULL || nseg < 1 ? 1 : m->kind == KK_SPLIT_STATE ? nseg - 1 : nseg);
+    if (m->kind == KK_FULL || nseg < 1) grid[2] = 1;
+    else if (m->kind == KK_SPLIT_STATE) grid[2] = (unsigned)((nout - 1) * split_grp(nseg, nout));
+    else grid[2] = (unsigned)nout;
 }
 
-void fwd_split_plan(const KernelMeta *m, int B, int T, int H, int sms, int per_sm, int want, int *nseg,
-                    int *seglen)
+void fwd_split_plan(const KernelMeta *m, int B, int T, int H, int sms, const int per_sm[2], int want_out,
+                    int want_seg, int *nseg, int *seglen, int *nout)
 {
     int C = m->chunk > 0 ? m->chunk : 64;
     int nch = (T + C - 1) / C;
     long blocks = (long)((m->dv + m->block_v - 1) / m->block_v) * B * H;
-    if (want <= 0) {
+    if (blocks < 1) blocks = 1;
+    if (sms <= 0) sms = 132;
+    long wave_s = (long)sms * (per_sm[0] > 0 ? per_sm[0] : 1), wave_o = (long)sms * (per_sm[1] > 0 ? per_sm[1] : 1);
+    int out = want_out;
+    if (out <= 0) {
         /* The output pass in one wave (H200, linear at B1 T32768 H8, one
-         * block an SM: 8 segments 0.153 ms, 9 0.239, 17 0.230), and
-         * segments of 4 chunks at least. */
-        long wave = (long)(sms > 0 ? sms : 132) * (per_sm > 0 ? per_sm : 1);
-        long w = blocks > 0 ? wave / blocks : 1;
-        want = (int)(w < 1 ? 1 : w > 64 ? 64 : w);
-        if (want > nch / 4) want = nch / 4 > 0 ? nch / 4 : 1;
+         * block an SM: 8 segments 0.153 ms, 9 0.239, 17 0.230). */
+        long w = wave_o / blocks;
+        out = (int)(w < 1 ? 1 : w > 64 ? 64 : w);
+        if (out > nch / 4) out = nch / 4 > 0 ? nch / 4 : 1;
     }
-    if (want > nch) want = nch;
-    if (want < 1) want = 1;
-    int cps = (nch + want - 1) / want; /* chunks per segment */
+    if (out > nch) out = nch;
+    if (out < 1) out = 1;
+    int cpo = (nch + out - 1) / out; /* chunks per output segment */
+    out = (nch + cpo - 1) / cpo;
+    int grp = 1;
+    if (want_seg > 0) {
+        grp = (want_seg + out - 1) / out;
+    } else if (out > 1) {
+        /* Finer state segments shorten the state pass (its chunks, in
+         * waves) but give the last output block more records to combine,
+         * one trip to memory each: about 6 state-pass chunks a record
+         * (H200, linear, output segments of 64 chunks: at B2 T8192 H16, 2
+         * output segments, 2 / 4 / 8 / 16 state segments took 0.138 /
+         * 0.122 / 0.127 / 0.144 ms; at B1 T32768 H8, 8 output segments,
+         * 8 / 16 / 32 took 0.151 / 0.164 / 0.204 ms). */
+        long best = -1;
+        for (int g = 1; g <= 8 && g * 4 <= cpo; g++) {
+            long nst = (long)(out - 1) * g * blocks;
+            long cost = (long)((cpo + g - 1) / g) * ((nst + wave_s - 1) / wave_s) + 6L * (out - 1) * g;
+            if (best < 0 || cost < best) {
+                best = cost;
+                grp = g;
+            }
+        }
+    }
+    if (grp > cpo) grp = cpo;
+    if (grp < 1) grp = 1;
+    int cps = (cpo + grp - 1) / grp; /* chunks per state segment */
     *seglen = cps * C;
     *nseg = (nch + cps - 1) / cps;
+    /* Output segments of grp state segments that cover the sequence. */
+    grp = (cpo + cps - 1) / cps;
+    *nout = (*nseg + grp - 1) / grp;
 }
 
 size_t fwd_split_ws_bytes(const KernelMeta *m, int B, int H, int nseg)
@@ -476,6 +512,12 @@ CudaStatus fwd_launch(CudaCtx *c, CUfunction f, const KernelMeta *m, const FwdAr
                               "kernel %s: a split needs a workspace and segments of whole chunks that "
                               "cover T = %d exactly (nseg %d, seglen %d, chunk %d)",
                               m->name, a->T, a->nseg, a->seglen, C);
+        int nout = a->nout > 0 ? a->nout : a->nseg;
+        if (nout > a->nseg || (long)(nout - 1) * split_grp(a->nseg, nout) >= a->nseg)
+            return cuda_error(c, CS_INVALID,
+                              "kernel %s: %d output segments of ceil(%d / %d) state segments each leave the "
+                              "last one empty",
+                              m->name, nout, a->nseg, nout);
     }
     /* cuLaunchKernel takes a pointer to each argument's value. */
     CUdeviceptr ptrs[KERNEL_MAX_PARAMS];
@@ -496,7 +538,7 @@ CudaStatus fwd_launch(CudaCtx *c, CUfunction f, const KernelMeta *m, const FwdAr
     params[n + 3] = &ws;
     params[n + 4] = &ints[4];
     unsigned grid[3], block[3] = {(unsigned)m->threads, 1, 1};
-    fwd_grid(m, a->B, a->H, a->nseg, grid);
+    fwd_grid(m, a->B, a->H, a->nseg, a->nout, grid);
     if (grid[2] == 0) return CS_OK; /* a state pass of one segment: nothing to do */
     return cuda_launch(c, f, grid, block, (unsigned)m->smem, params);
 }

@@ -65,7 +65,7 @@ typedef struct Fwd {
     /* parameters */
     TirValue **in, *o, *s0, *sfin, *z0, *zfin, *B, *T, *H, *ws, *seglen;
     /* scalars of the whole kernel */
-    TirValue *tid, *warp, *b, *h, *bh, *v0, *c_lo, *c_hi, *seg, *nseg, *scale;
+    TirValue *tid, *warp, *b, *h, *bh, *v0, *c_lo, *c_hi, *seg, *nseg, *nout, *grp, *scale;
     /* shared memory */
     Staged st[MAX_STAGED];
     int nst;
@@ -677,6 +677,34 @@ static void role_output(Fwd *f)
 /* State tiles of state warp wb: tiles wb, wb + WB, ... of nmt. */
 enum { MAX_STATE_TILES = 32 };
 
+/* The output pass of the split: S = e^D_q S + L_q (and Z alike) over the
+ * state pass's segments q before this block's first, every tile of the
+ * warp in one loop: the loads of all tiles are in flight together (each
+ * costs a trip to L2 or memory). Two segments an iteration spilled at
+ * block_v 32. */
+static void state_from_segments(Fwd *f, TirValue **vals, TirValue **f0s, int per)
+{
+    int dk = f->dk, dv = f->dv, per_tile = f->norm ? 2 : 1, n = per * per_tile;
+    TirOp *fq = tir_for_begin(P_, ci(f, 0), bin(f, TB_MUL, f->seg, f->grp), n, vals, "q");
+    TirValue *rix = bin(f, TB_ADD, bin(f, TB_MUL, f->bh, f->nseg), fq->iv);
+    TirValue *D[MAX_STATE_TILES], *L[MAX_STATE_TILES][2];
+    for (int t = 0; t < per; t++) {
+        D[t] = tir_ldstate(P_, f->ws, 16, 8, rix, f->rec, dk * dv + dk, dk, dk, f0s[t], 0, NULL, 0, true, "Dq");
+        L[t][0] = tir_ldstate(P_, f->ws, 16, f->BV, rix, f->rec, 0, dk, dv, f0s[t], 0, f->v0, 0, false, "Lq");
+        if (f->norm) L[t][1] = tir_ldstate(P_, f->ws, 16, 8, rix, f->rec, dk * dv, dk, dk, f0s[t], 0, NULL, 0, true, "Lz");
+    }
+    TirValue *ys[2 * MAX_STATE_TILES];
+    for (int t = 0; t < per; t++)
+        for (int j = 0; j < per_tile; j++) {
+            TirEx *y = tx_bin(P_, TX_ADD, tmul(f, tx_x(P_), tx_un(P_, TX_EXP, tx_slot(P_, D[t], 0))),
+                              tx_frag(P_, L[t][j]));
+            ys[t * per_tile + j] = tir_map(P_, fq->carried[t * per_tile + j], f0s[t], 0, NULL, 0, y,
+                                           j == 0 ? "S" : "Z");
+        }
+    tir_for_end(P_, ys);
+    for (int i = 0; i < n; i++) vals[i] = fq->results[i];
+}
+
 static void role_state(Fwd *f)
 {
     const Variant *v = f->v;
@@ -705,31 +733,11 @@ static void role_state(Fwd *f)
             S = tir_ldstate(P_, f->s0, 16, f->BV, f->bh, dk * dv, 0, dk, dv, f0s[t], 0, f->v0, 0, false, "S");
             if (f->norm) Z = tir_ldstate(P_, f->z0, 16, 8, f->bh, dk, 0, dk, dk, f0s[t], 0, NULL, 0, true, "Z");
         }
-        if (from_segments) {
-            /* S = D_q S + L_q over the segments q before this one. */
-            TirValue *init[2] = {S, Z};
-            int ni = f->norm ? 2 : 1;
-            TirOp *fq = tir_for_begin(P_, ci(f, 0), f->seg, ni, init, "q");
-            TirValue *rix = bin(f, TB_ADD, bin(f, TB_MUL, f->bh, f->nseg), fq->iv);
-            TirValue *Dq = tir_ldstate(P_, f->ws, 16, 8, rix, f->rec, dk * dv + dk, dk, dk, f0s[t], 0, NULL, 0, true, "Dq");
-            TirValue *Lq = tir_ldstate(P_, f->ws, 16, f->BV, rix, f->rec, 0, dk, dv, f0s[t], 0, f->v0, 0, false, "Lq");
-            TirEx *scale = tx_un(P_, TX_EXP, tx_slot(P_, Dq, 0));
-            TirValue *S2 = tir_map(P_, fq->carried[0], f0s[t], 0, NULL, 0,
-                                   tx_bin(P_, TX_ADD, tmul(f, tx_x(P_), scale), tx_frag(P_, Lq)), "S");
-            TirValue *ys[2] = {S2, NULL};
-            if (f->norm) {
-                TirValue *Lz = tir_ldstate(P_, f->ws, 16, 8, rix, f->rec, dk * dv, dk, dk, f0s[t], 0, NULL, 0, true, "Lz");
-                ys[1] = tir_map(P_, fq->carried[1], f0s[t], 0, NULL, 0,
-                                tx_bin(P_, TX_ADD, tmul(f, tx_x(P_), scale), tx_frag(P_, Lz)), "Z");
-            }
-            tir_for_end(P_, ys);
-            S = fq->results[0];
-            if (f->norm) Z = fq->results[1];
-        }
         vals[n++] = S;
         if (f->norm) vals[n++] = Z;
         if (split_state) vals[n++] = Dt;
     }
+    if (from_segments) state_from_segments(f, vals, f0s, per);
     if (f->WA > 0) {
         /* S_prev of chunk 0 for the output warps. */
         for (int t = 0; t < per; t++) {
@@ -793,7 +801,7 @@ static void role_state(Fwd *f)
             tir_if_end(P_, NULL);
         } else {
             /* Only the last segment holds the final state. */
-            TirValue *last = bin(f, TB_EQ, bini(f, TB_ADD, f->seg, 1), f->nseg);
+            TirValue *last = bin(f, TB_EQ, bini(f, TB_ADD, f->seg, 1), f->nout);
             tir_if_begin(P_, last, 0, NULL);
             tir_ststate(P_, res[0], f->BV, f->sfin, f->bh, dk * dv, 0, dk, dv, f0s[t], 0, f->v0, 0, false);
             if (f->norm) {
@@ -968,6 +976,7 @@ TirProgram *tmpl_fwd(const Variant *v, const KernelConfig *kc, FwdKind kind, Are
     if (kind == FWD_FULL) {
         f->seg = ci(f, 0);
         f->nseg = ci(f, 1);
+        f->nout = f->nseg;
         f->c_lo = ci(f, 0);
         f->c_hi = nch;
     } else {
@@ -977,6 +986,13 @@ TirProgram *tmpl_fwd(const Variant *v, const KernelConfig *kc, FwdKind kind, Are
          * from T, not from the grid. */
         f->nseg = tir_bin(P_, TB_DIV, bin(f, TB_ADD, f->T, bini(f, TB_SUB, f->seglen, 1)), f->seglen, "nseg");
         TirValue *cps = tir_bin(P_, TB_DIV, f->seglen, ci(f, f->C), "cps");
+        if (kind == FWD_SPLIT_OUT) {
+            /* An output block takes grp consecutive segments of the state
+             * pass (its grid has fewer layers than there are segments). */
+            f->nout = tir_sreg(P_, "nctaid.z");
+            f->grp = tir_bin(P_, TB_DIV, bin(f, TB_ADD, f->nseg, bini(f, TB_SUB, f->nout, 1)), f->nout, "grp");
+            cps = tir_bin(P_, TB_MUL, cps, f->grp, "cpo");
+        }
         f->c_lo = tir_bin(P_, TB_MUL, f->seg, cps, "c_lo");
         f->c_hi = tir_bin(P_, TB_MIN, bin(f, TB_ADD, f->c_lo, cps), nch, "c_hi");
     }

@@ -65,8 +65,10 @@ static const char usage[] =
     "  --max-rel-l2 X      largest relative L2 error that passes (default bf16 3e-3,\n"
     "                      f16 1e-3, f32 5e-4)\n"
     "  --bench N           after the check, time N launches (median, GB/s)\n"
-    "  --segments N        sequence split: N segments (default: as many as give the\n"
-    "                      output pass one wave; the split is tested when the PTX has it)\n"
+    "  --segments N        sequence split: N output segments (default: as many as give\n"
+    "                      the output pass one wave; the split is tested when the PTX has it)\n"
+    "  --state-segments N  sequence split: N state segments, a multiple of the output\n"
+    "                      pass's (default: as many as give the state pass one wave)\n"
     "  --schedule S        full, split or all (default all): which schedules to test\n"
     "  --no-check          benchmark only: skip the reference and the comparison\n"
     "  --gate-scale X      multiply the log-space gates by X (> 1: steeper decay, e.g.\n"
@@ -91,7 +93,8 @@ typedef struct Options {
     double atol, rtol, max_rel_l2; /* < 0: the io dtype's default */
     int bench;
     int device;
-    int segments;      /* 0: the launcher's plan */
+    int segments;      /* output segments of the split; 0: the launcher's plan */
+    int state_segments; /* the state pass's; 0: the launcher's plan */
     int schedules;     /* bit 0 full, bit 1 split */
 } Options;
 
@@ -204,6 +207,9 @@ static int options_parse(int argc, char **argv, Options *o, Arena *a)
         } else if (strcmp(s, "--segments") == 0) {
             ok = parse_count(val, 1, 4096, &n);
             o->segments = (int)n;
+        } else if (strcmp(s, "--state-segments") == 0) {
+            ok = parse_count(val, 1, 4096, &n);
+            o->state_segments = (int)n;
         } else if (strcmp(s, "--schedule") == 0) {
             ok = strcmp(val, "full") == 0 || strcmp(val, "split") == 0 || strcmp(val, "all") == 0;
             o->schedules = val[0] == 'f' ? 1 : val[0] == 's' ? 2 : 3;
@@ -222,7 +228,7 @@ static int options_parse(int argc, char **argv, Options *o, Arena *a)
                   strcmp(s, "--shape") == 0 ? "B,T,H: positive integers"
                   : strcmp(s, "--set") == 0 ? "NAME=NUMBER"
                   : strcmp(s, "--bench") == 0 ? "1 to 100000 launches"
-                  : strcmp(s, "--segments") == 0 ? "1 to 4096"
+                  : strcmp(s, "--segments") == 0 || strcmp(s, "--state-segments") == 0 ? "1 to 4096"
                   : strcmp(s, "--schedule") == 0 ? "full, split or all"
                   : strcmp(s, "--device") == 0 || strcmp(s, "--seed") == 0 ? "a non-negative integer"
                                                                           : "a non-negative number");
@@ -774,14 +780,14 @@ typedef struct Sched {
     const KernelMeta *m[2];
     CUfunction f[2];
     int n;
-    int nseg, seglen;
+    int nseg, seglen, nout;
 } Sched;
 
 static FwdArgs sched_args(const Run *r, const Sched *sc)
 {
     const Options *o = r->o;
     FwdArgs a = {r->d_in, r->v->ninputs, r->d_o + GUARD, r->d_s0, r->d_s ? r->d_s + GUARD : 0,
-                 r->d_z0, r->d_z ? r->d_z + GUARD : 0, o->B, o->T, o->H, r->d_ws, sc->nseg, sc->seglen};
+                 r->d_z0, r->d_z ? r->d_z + GUARD : 0, o->B, o->T, o->H, r->d_ws, sc->nseg, sc->seglen, sc->nout};
     return a;
 }
 
@@ -941,11 +947,11 @@ static int kernel_open(Run *r, const KernelMeta *m, CUfunction *f, CudaFuncInfo 
     return 0;
 }
 
-static void kernel_print(const Run *r, const KernelMeta *m, const CudaFuncInfo *fi, int per_sm, int nseg)
+static void kernel_print(const Run *r, const KernelMeta *m, const CudaFuncInfo *fi, int per_sm, const Sched *sc)
 {
     const Options *o = r->o;
     unsigned grid[3];
-    fwd_grid(m, o->B, o->H, nseg, grid);
+    fwd_grid(m, o->B, o->H, sc->nseg, sc->nout, grid);
     printf("kernel %s: threads %d, smem %d, block_v %d, io %s, grid (%u, %u, %u); %d registers, "
            "%d bytes local, %d bytes static smem, %d block%s an SM, ptx %d sass %d\n",
            m->name, m->threads, m->smem, m->block_v, kernel_dtype_name(m->io), grid[0], grid[1], grid[2],
@@ -974,7 +980,7 @@ static int step_kernels(Run *r)
     int npass = 0, ntried = 0, rc = EXIT_PASS;
     for (int k = 0; k < r->nmetas; k++) {
         const KernelMeta *m = &r->metas[k];
-        Sched sc = {{m, NULL}, {0}, 1, 1, 0};
+        Sched sc = {{m, NULL}, {0}, 1, 1, 0, 1};
         if (m->kind == KK_SPLIT_OUT) continue; /* with its first pass */
         if (m->kind == KK_FULL && !(o->schedules & 1)) continue;
         if (m->kind == KK_SPLIT_STATE) {
@@ -992,7 +998,8 @@ static int step_kernels(Run *r)
         for (int i = 0; i < sc.n && !orc; i++) orc = kernel_open(r, sc.m[i], &sc.f[i], &fi[i], &per_sm[i]);
         if (orc) return orc;
         if (m->kind == KK_SPLIT_STATE) {
-            fwd_split_plan(m, o->B, o->T, o->H, c->sm_count, per_sm[1], o->segments, &sc.nseg, &sc.seglen);
+            fwd_split_plan(m, o->B, o->T, o->H, c->sm_count, per_sm, o->segments, o->state_segments, &sc.nseg,
+                           &sc.seglen, &sc.nout);
             size_t need = fwd_split_ws_bytes(m, o->B, o->H, sc.nseg);
             if (need > r->ws_bytes) {
                 cuda_free(c, r->d_ws);
@@ -1001,9 +1008,10 @@ static int step_kernels(Run *r)
                 if (cuda_alloc(c, &r->d_ws, need)) return cuda_failed(r, "allocating the split's workspace");
                 r->ws_bytes = need;
             }
-            printf("schedule split: %d segment%s of %d tokens\n", sc.nseg, sc.nseg == 1 ? "" : "s", sc.seglen);
+            printf("schedule split: %d output segment%s, %d state segment%s of %d tokens\n", sc.nout,
+                   sc.nout == 1 ? "" : "s", sc.nseg, sc.nseg == 1 ? "" : "s", sc.seglen);
         }
-        for (int i = 0; i < sc.n; i++) kernel_print(r, sc.m[i], &fi[i], per_sm[i], sc.nseg);
+        for (int i = 0; i < sc.n; i++) kernel_print(r, sc.m[i], &fi[i], per_sm[i], &sc);
         ntried++;
         int krc = kernel_check(r, &sc);
         if (krc == EXIT_USAGE) return krc;

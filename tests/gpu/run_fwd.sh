@@ -53,6 +53,12 @@ cases=(
   # Steep gates: a per-key decay of about -5 a token takes every sub-chunk
   # past the clamp (60) and into GLA's exact diagonal path.
   "gla|bf16|warps=8|2,300,4 3,129,2|--gate-scale 100"
+  # Output segments of several state segments (the split's grp > 1), the
+  # last ones short: T = 1000 is 16 chunks, 6 state segments of 3 in 2
+  # output segments; 777 is 13 chunks, 5 state segments.
+  "linear|bf16|warps=8 block_v=64 stages=3|2,1000,4 1,777,3|--segments 2 --state-segments 6"
+  "simple_gla|bf16|block_v=64|2,1000,4|--segments 3 --state-segments 9"
+  "gla|bf16|warps=8|1,777,3|--segments 2 --state-segments 6"
 )
 if [ "$quick" = "--quick" ]; then cases=("${cases[0]}" "${cases[12]}" "${cases[15]}" "${cases[18]}" "${cases[23]}"); fi
 for c in "${cases[@]}"; do

@@ -277,33 +277,54 @@ static void test_meta_ptx(void)
     check(!kernel_meta_check_abi(&w, 3, err, sizeof err) && strstr(err, "the pointer s0"),
           "abi: a 32-bit pointer is wrong");
     unsigned grid[3];
-    fwd_grid(&m[0], 3, 5, 4, grid);
+    fwd_grid(&m[0], 3, 5, 4, 0, grid);
     check(grid[0] == 2 && grid[1] == 15 && grid[2] == 1, "grid: (ceil(dv / block_v), B * H, 1)");
     m[0].block_v = 48;
-    fwd_grid(&m[0], 1, 1, 1, grid);
+    fwd_grid(&m[0], 1, 1, 1, 0, grid);
     check(grid[0] == 3, "grid: a partial last value block");
     KernelMeta sm = m[0];
     sm.kind = KK_SPLIT_STATE;
-    fwd_grid(&sm, 1, 1, 4, grid);
+    fwd_grid(&sm, 1, 1, 4, 0, grid);
     check(grid[2] == 3, "grid: the state pass runs every segment but the last");
-    fwd_grid(&sm, 1, 1, 1, grid);
+    fwd_grid(&sm, 1, 1, 1, 0, grid);
     check(grid[2] == 0, "grid: a state pass of one segment launches nothing");
+    fwd_grid(&sm, 1, 1, 8, 3, grid);
+    check(grid[2] == 6, "grid: 3 output segments of 3 state segments read 6 of the 8");
     KernelMeta om = m[0];
     om.kind = KK_SPLIT_OUT;
-    fwd_grid(&om, 1, 1, 4, grid);
+    fwd_grid(&om, 1, 1, 4, 0, grid);
     check(grid[2] == 4, "grid: the output pass has a segment per block layer");
-    int nseg, seglen;
-    fwd_split_plan(&sm, 1, 32768, 8, 132, 1, 0, &nseg, &seglen);
-    check(seglen % 64 == 0 && (long)nseg * seglen >= 32768 && (long)(nseg - 1) * seglen < 32768 && nseg == 5,
-          "split plan: whole chunks covering T; 3 x 8 blocks a segment, 5 segments in one wave of 132");
-    fwd_split_plan(&sm, 1, 32768, 8, 132, 2, 0, &nseg, &seglen);
-    check(nseg == 11, "split plan: two blocks an SM, 11 segments of 24 blocks in one wave of 264");
-    fwd_split_plan(&sm, 2, 8192, 16, 132, 1, 0, &nseg, &seglen);
-    check(nseg == 1, "split plan: 96 blocks already fill the wave: one segment");
-    fwd_split_plan(&sm, 1, 100, 8, 132, 1, 0, &nseg, &seglen);
-    check(nseg == 1 && seglen == 128, "split plan: a short sequence is one segment");
-    fwd_split_plan(&sm, 1, 1000, 1, 132, 1, 5, &nseg, &seglen);
-    check(nseg == 4 && seglen == 256, "split plan: 16 chunks asked in 5 segments give 4 of 4 chunks");
+    fwd_grid(&om, 1, 1, 8, 3, grid);
+    check(grid[2] == 3, "grid: the output pass has nout layers");
+    int nseg, seglen, nout;
+    const int one[2] = {1, 1}, two[2] = {2, 1};
+    /* dv 128 at block_v 48: 3 value blocks. */
+    fwd_split_plan(&sm, 1, 32768, 8, 132, one, 0, 0, &nseg, &seglen, &nout);
+    check(seglen % 64 == 0 && (long)nseg * seglen >= 32768 && (long)(nseg - 1) * seglen < 32768 && nout == 5 &&
+              nseg == 5,
+          "split plan: whole chunks covering T; 3 x 8 blocks a segment, 5 in one wave of 132, for both passes");
+    fwd_split_plan(&sm, 1, 32768, 8, 132, two, 0, 0, &nseg, &seglen, &nout);
+    check(nout == 5 && nseg == 10 && seglen == 3328,
+          "split plan: two state blocks an SM, 2 state segments to an output segment, 4 x 24 x 2 = 192 of 264");
+    fwd_split_plan(&sm, 2, 8192, 16, 132, one, 0, 0, &nseg, &seglen, &nout);
+    check(nout == 1, "split plan: 96 blocks already fill the wave: one segment");
+    fwd_split_plan(&sm, 1, 100, 8, 132, one, 0, 0, &nseg, &seglen, &nout);
+    check(nout == 1 && nseg == 1 && seglen == 128, "split plan: a short sequence is one segment");
+    fwd_split_plan(&sm, 1, 1000, 1, 132, one, 5, 0, &nseg, &seglen, &nout);
+    check(nout == 4 && seglen == 256, "split plan: 16 chunks asked in 5 segments give 4 of 4 chunks");
+    fwd_split_plan(&sm, 1, 1000, 1, 132, one, 2, 8, &nseg, &seglen, &nout);
+    check(nout == 2 && nseg == 8 && seglen == 128, "split plan: 2 output segments of 4 state segments asked");
+    bool cover = true;
+    for (int T = 1; T <= 3000 && cover; T += 37)
+        for (int wo = 0; wo <= 9 && cover; wo += 3)
+            for (int ws = 0; ws <= 20 && cover; ws += 5) {
+                fwd_split_plan(&sm, 1, T, 8, 132, two, wo, ws, &nseg, &seglen, &nout);
+                int g = (nseg + nout - 1) / nout;
+                cover = seglen % 64 == 0 && (long)nseg * seglen >= T && (long)(nseg - 1) * seglen < T && nout >= 1 &&
+                        nout <= nseg && (long)(nout - 1) * g < nseg;
+                if (!cover) printf("      (T %d, want %d/%d: nseg %d, seglen %d, nout %d)\n", T, wo, ws, nseg, seglen, nout);
+            }
+    check(cover, "split plan: at every T and request, segments cover T and every output segment has work");
     check(fwd_split_ws_bytes(&sm, 2, 3, 4) == (size_t)2 * 3 * 4 * (128 * 128 + 2 * 128) * 4,
           "split workspace: a state, a normalizer and a decay per (b, h, segment)");
 

@@ -74,6 +74,7 @@ typedef struct Fwd {
     bool wg;                     /* both roles are warpgroups (mma.wg, swizzled tiles) */
     const Symbol *qin, *kin, *vin;
     TirValue *bvec, *Bt, *Scopy, *ostage;
+    bool bvec_own; /* bvec: a copy per warp, each warp scans its own */
     int rec; /* floats per (bh, segment) record of the split workspace */
 } Fwd;
 
@@ -352,8 +353,8 @@ static void issue_chunk(Fwd *f, TirValue *c, TirValue *buf, Part part)
  * ------------------------------------------------------------------------ */
 
 /* b_row: the inclusive cumulative log decay of a row of the chunk (scalar),
- * from the calling warp's own copy. */
-static TirEx *bvec_at(Fwd *f, TirEx *row) { return tx_vec(P_, f->bvec, f->warp, row); }
+ * from the calling warp's own copy where it has one. */
+static TirEx *bvec_at(Fwd *f, TirEx *row) { return tx_vec(P_, f->bvec, f->bvec_own ? f->warp : NULL, row); }
 
 /* B[row][key]: the per-key cumulative log decay. */
 static TirEx *bt_at(Fwd *f, TirEx *row, TirEx *key) { return tx_mat(P_, f->Bt, NULL, row, key); }
@@ -552,9 +553,9 @@ static TirValue *chunk_top(Fwd *f, TirValue *i, TirValue *c, Part part)
     const Variant *v = f->v;
     int NS = f->NS;
     TirValue *buf = bini(f, TB_REM, i, NS);
-    /* Row maps and the per-key scan write what both roles read next: a
-     * second barrier (every warp scans a per-token decay for itself). */
-    bool maps = !f->qring || !f->kring || !f->vring || v->decay == DECAY_PER_KEY;
+    /* Row maps and the scans of one warp write what both roles read next: a
+     * second barrier (a per-head decay every warp scans for itself). */
+    bool maps = !f->qring || !f->kring || !f->vring || v->decay == DECAY_PER_KEY || v->decay == DECAY_PER_TOKEN;
     if (NS == 1) {
         tir_barrier(P_);
         issue_chunk(f, c, buf, part);
@@ -572,7 +573,7 @@ static TirValue *chunk_top(Fwd *f, TirValue *i, TirValue *c, Part part)
     TirValue *t0 = bini(f, TB_MUL, c, f->C);
     TirEnv env[1024];
     int thr_a = f->WA * 32, thr_b = f->WB * 32;
-    if (v->decay == DECAY_PER_TOKEN || v->decay == DECAY_PER_HEAD) {
+    if (f->bvec_own) {
         int n = env_of(f, v->decay_expr, false, buf, env);
         bool a = part == PART_A;
         tir_scan_token(P_, f->bvec, v->decay_expr, env, n, f->b, f->h, t0, f->T, a ? 0 : thr_a, a ? thr_a : thr_b,
@@ -599,7 +600,10 @@ static TirValue *chunk_top(Fwd *f, TirValue *i, TirValue *c, Part part)
             tir_rowmap(P_, f->Vop, NULL, v->value, env, n, f->b, f->h, t0, f->T, f->v0, f->BV, f->dv, vlo,
                        thr_b - (vlo - lo));
         }
-        if (v->decay == DECAY_PER_KEY) {
+        if (v->decay == DECAY_PER_TOKEN) {
+            int n = env_of(f, v->decay_expr, false, buf, env);
+            tir_scan_token(P_, f->bvec, v->decay_expr, env, n, f->b, f->h, t0, f->T, lo, 32, false);
+        } else if (v->decay == DECAY_PER_KEY) {
             int n = env_of(f, v->decay_expr, false, buf, env);
             tir_scan_key(P_, f->Bt, v->decay_expr, env, n, f->b, f->h, t0, f->T, f->dk, lo, thr_b);
         }
@@ -944,7 +948,13 @@ TirProgram *tmpl_fwd(const Variant *v, const KernelConfig *kc, FwdKind kind, Are
      * keep f16: the split's planes are bf16. */
     TirElem vope = !f->vring && ope == TE_BF16 && !f->vin ? TE_SPLIT : ope;
     if (!f->vring) f->Vop = tir_smem(P_, "vf", vope, 1, f->C, f->BV + (f->norm ? 8 : 0), 8);
-    if (v->decay == DECAY_PER_TOKEN || v->decay == DECAY_PER_HEAD) f->bvec = tir_smem(P_, "b", TE_F32, f->W, 1, f->C, 0);
+    /* A per-head decay (no token input to wait for) is scanned by every warp
+     * into its own copy, with no barrier; a per-token one by one state warp,
+     * then a barrier (H200, B4 T4096 H16 D128, bf16, one call: retnet 0.1132
+     * -> 0.1116 ms per warp, simple_gla 0.1176 -> 0.1246, so not there). */
+    f->bvec_own = v->decay == DECAY_PER_HEAD;
+    if (v->decay == DECAY_PER_TOKEN || v->decay == DECAY_PER_HEAD)
+        f->bvec = tir_smem(P_, "b", TE_F32, f->bvec_own ? f->W : 1, 1, f->C, 0);
     if (v->decay == DECAY_PER_KEY) f->Bt = tir_smem(P_, "B", TE_F32, 1, f->C, f->dkp, 8);
     /* Both roles as warpgroups (the output role's four warps of 16 rows:
      * out_plan gives warp w rows 16 w) on wgmma where the target has it:

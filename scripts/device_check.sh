@@ -9,6 +9,7 @@
 #                               against timing every configuration
 # --bench: instead of tune_check, lac's forward benchmark at the issue's
 # shapes (bench/run_bench.sh, no fla) in what is left of a 10-minute call.
+# --check-only: neither (the correctness part alone, about 90 s).
 set -uo pipefail
 build=$(cd "$1" && pwd) out=$2 mode=${3:-}
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -28,6 +29,10 @@ echo "exit $? after $((SECONDS - t0)) s" >> "$out/host.log"
   > "$out/python.log" 2>&1; echo "exit $? after $((SECONDS - t0)) s" >> "$out/python.log"
 wait $fwd
 echo "fwd done after $((SECONDS - t0)) s" >> "$out/fwd.log"
+if [ "$mode" = --check-only ]; then
+  echo "device_check done after $((SECONDS - t0)) s"
+  exit 0
+fi
 if [ "$mode" = --bench ]; then
   rm -rf "$out/pycache"
   left=$((560 - SECONDS))

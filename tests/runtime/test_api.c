@@ -273,7 +273,7 @@ START_TEST(never_tune_takes_default)
     lac_tune_result r;
     ck_assert_int_eq(lac_tuned_config(v, 1, 64, 2, &r), LAC_OK);
     /* linear.la's default: the first value of each tuning set. */
-    ck_assert_str_eq(r.config, "chunk=64 subchunk=16 block_k=128 block_v=32 warps=8 stages=2 schedule=full");
+    ck_assert_str_eq(r.config, "chunk=64 subchunk=16 block_k=128 block_v=64 warps=8 stages=3 schedule=full");
     ck_assert_int_eq(r.candidates, 0);
     lac_variant_destroy(v);
     lac_context_destroy(cx);

@@ -71,7 +71,7 @@ START_TEST(configs_default_first)
     ck_assert_ptr_nonnull(r->v);
     KernelConfig c[64];
     int n = compile_configs(r->v, &r->sets, c, 64);
-    ck_assert_int_eq(n, 4); /* block_v {32, 64} x stages {2, 3} */
+    ck_assert_int_eq(n, 4); /* block_v {64, 32} x stages {3, 2} */
     KernelConfig def;
     ck_assert(compile_config(r->v, &r->sets, &def, &r->diags));
     ck_assert_int_eq(c[0].block_v, def.block_v);
@@ -81,7 +81,7 @@ START_TEST(configs_default_first)
             ck_assert(c[i].block_v != c[j].block_v || c[i].stages != c[j].stages);
     char text[160];
     kernel_config_format(&c[0], text, sizeof text);
-    ck_assert_str_eq(text, "chunk=64 subchunk=16 block_k=128 block_v=32 warps=8 stages=2");
+    ck_assert_str_eq(text, "chunk=64 subchunk=16 block_k=128 block_v=64 warps=8 stages=3");
     ck_assert_int_eq(compile_configs(r->v, &r->sets, c, 2), 2); /* at most max */
     req_free(r);
 }

@@ -991,9 +991,9 @@ TirProgram *tmpl_fwd(const Variant *v, const KernelConfig *kc, FwdKind kind, Are
         f->c_hi = nch;
     } else {
         f->seg = tir_sreg(P_, "ctaid.z");
-        /* Segments of seglen tokens cover T; the state pass is launched for
-         * all but the last (whose state nothing reads), so the count comes
-         * from T, not from the grid. */
+        /* The state pass's segments of seglen tokens cover T, but it is
+         * launched only for those an output block reads (not the last
+         * output segment's), so their count comes from T, not the grid. */
         f->nseg = tir_bin(P_, TB_DIV, bin(f, TB_ADD, f->T, bini(f, TB_SUB, f->seglen, 1)), f->seglen, "nseg");
         TirValue *cps = tir_bin(P_, TB_DIV, f->seglen, ci(f, f->C), "cps");
         if (kind == FWD_SPLIT_OUT) {

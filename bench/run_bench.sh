@@ -50,7 +50,8 @@ for op in $lac_ops; do
       fi
       tag=$(echo "$cfg" | tr ' ' '/')
       [ "$op" = gla ] && tag=$(echo "$tag" | sed 's/block_v=[0-9]*/block_v=32/; s/stages=[0-9]*/stages=2/')
-      echo "lac $op B$B T$T H$H D$D [$cfg]: full ${ms[0]} ms, split ${ms[1]:-} ms"
+      plan=$(printf '%s\n' "$out" | sed -n 's/^schedule split: //p' | head -1)
+      echo "lac $op B$B T$T H$H D$D [$cfg]: full ${ms[0]} ms, split ${ms[1]:-} ms${plan:+ ($plan)}"
       echo "lac,$op,$B,$T,$H,$D,$tag/full,${ms[0]}," >> "$csv"
       [ -n "${ms[1]:-}" ] && echo "lac,$op,$B,$T,$H,$D,$tag/split,${ms[1]}," >> "$csv"
     done

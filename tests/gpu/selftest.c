@@ -314,6 +314,22 @@ static void test_meta_ptx(void)
     check(nout == 4 && seglen == 256, "split plan: 16 chunks asked in 5 segments give 4 of 4 chunks");
     fwd_split_plan(&sm, 1, 1000, 1, 132, one, 2, 8, &nseg, &seglen, &nout);
     check(nout == 2 && nseg == 8 && seglen == 128, "split plan: 2 output segments of 4 state segments asked");
+    /* The issue's few-block shapes on an H200 (132 SMs; linear, block_v 64:
+     * the state pass holds 2 blocks an SM, the output pass 1), where the
+     * plan was measured (docs/performance.md): B1 T32768 H8, 16 blocks, 8
+     * output segments and 8 state segments (0.150 ms; 16 state segments
+     * 0.164); B2 T8192 H16, 64 blocks, 2 output segments and 4 to 8 state
+     * segments (0.122 to 0.127 ms; 2 gave 0.138). */
+    KernelMeta lm = sm;
+    lm.dv = 128;
+    lm.block_v = 64;
+    const int h200[2] = {2, 1};
+    fwd_split_plan(&lm, 1, 32768, 8, 132, h200, 0, 0, &nseg, &seglen, &nout);
+    check(nout == 8 && nseg == 8, "split plan: B1 T32768 H8 on 132 SMs, 8 output and 8 state segments");
+    fwd_split_plan(&lm, 2, 8192, 16, 132, h200, 0, 0, &nseg, &seglen, &nout);
+    check(nout == 2 && nseg >= 4 && nseg <= 8, "split plan: B2 T8192 H16 on 132 SMs, 2 output and 4 to 8 state segments");
+    fwd_split_plan(&lm, 4, 4096, 16, 132, h200, 0, 0, &nseg, &seglen, &nout);
+    check(nout == 1, "split plan: B4 T4096 H16 fills the wave: no split");
     bool cover = true;
     for (int T = 1; T <= 3000 && cover; T += 37)
         for (int wo = 0; wo <= 9 && cover; wo += 3)

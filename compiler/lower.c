@@ -834,9 +834,14 @@ static void lower_ldstate(Low *L, const TirOp *op)
     LLVMValueRef *r = regs_new(L, n);
     for (int i = 0; i < n; i++) r[i] = cf(L, 0);
     LLVMValueRef ptr = vi(L, op->args[0]);
-    LLVMValueRef nonnull = LLVMBuildICmp(B_, LLVMIntNE, LLVMBuildPtrToInt(B_, ptr, cg->t_i64, ""), cg_i64(cg, 0), "");
+    /* Only an optional pointer (s0) is tested: a branch around the loads of
+     * the split's records (ws, never 0) kept each load group of the
+     * combine loop apart, one trip to memory each. */
+    bool optional = op->args[0]->optional;
     Guard G;
-    guard_begin(L, &G, nonnull, r, n);
+    if (optional)
+        guard_begin(L, &G, LLVMBuildICmp(B_, LLVMIntNE, LLVMBuildPtrToInt(B_, ptr, cg->t_i64, ""), cg_i64(cg, 0), ""),
+                    r, n);
     LLVMValueRef r0 = addc(L, vi0(L, op->args[2]), op->ival), c0 = addc(L, vi0(L, op->args[3]), op->ival2);
     LLVMValueRef idx = vi(L, op->args[1]);
     bool vec = op->ival3;
@@ -857,7 +862,7 @@ static void lower_ldstate(Low *L, const TirOp *op)
                 LLVMValueRef x = LLVMBuildLoad2(B_, cg->t_f32, gptr(L, ptr, LLVMBuildMul(B_, ix, cg_i64(cg, 4), "")), "");
                 r[acc_index(f, mt, nt, e)] = LLVMBuildSelect(B_, ok, x, cf(L, 0), "");
             }
-    guard_end(L, &G, r);
+    if (optional) guard_end(L, &G, r);
     set_frag(L, f, r);
 }
 

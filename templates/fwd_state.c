@@ -682,31 +682,37 @@ static void role_output(Fwd *f)
 enum { MAX_STATE_TILES = 32 };
 
 /* The output pass of the split: S = e^D_q S + L_q (and Z alike) over the
- * state pass's segments q before this block's first, every tile of the
- * warp in one loop: the loads of all tiles are in flight together (each
- * costs a trip to L2 or memory). Two segments an iteration spilled at
+ * state pass's segments q before this block's first. The loads of a
+ * record are in flight together (each trip to L2 or memory costs about as
+ * much as the whole record): one loop for the warpgroup form's two tiles,
+ * one a tile elsewhere (based's five tiles at once spilled, and so did
+ * hedgehog's two at block_v 64). Two segments an iteration spilled at
  * block_v 32. */
 static void state_from_segments(Fwd *f, TirValue **vals, TirValue **f0s, int per)
 {
-    int dk = f->dk, dv = f->dv, per_tile = f->norm ? 2 : 1, n = per * per_tile;
-    TirOp *fq = tir_for_begin(P_, ci(f, 0), bin(f, TB_MUL, f->seg, f->grp), n, vals, "q");
-    TirValue *rix = bin(f, TB_ADD, bin(f, TB_MUL, f->bh, f->nseg), fq->iv);
-    TirValue *D[MAX_STATE_TILES], *L[MAX_STATE_TILES][2];
-    for (int t = 0; t < per; t++) {
-        D[t] = tir_ldstate(P_, f->ws, 16, 8, rix, f->rec, dk * dv + dk, dk, dk, f0s[t], 0, NULL, 0, true, "Dq");
-        L[t][0] = tir_ldstate(P_, f->ws, 16, f->BV, rix, f->rec, 0, dk, dv, f0s[t], 0, f->v0, 0, false, "Lq");
-        if (f->norm) L[t][1] = tir_ldstate(P_, f->ws, 16, 8, rix, f->rec, dk * dv, dk, dk, f0s[t], 0, NULL, 0, true, "Lz");
-    }
-    TirValue *ys[2 * MAX_STATE_TILES];
-    for (int t = 0; t < per; t++)
-        for (int j = 0; j < per_tile; j++) {
-            TirEx *y = tx_bin(P_, TX_ADD, tmul(f, tx_x(P_), tx_un(P_, TX_EXP, tx_slot(P_, D[t], 0))),
-                              tx_frag(P_, L[t][j]));
-            ys[t * per_tile + j] = tir_map(P_, fq->carried[t * per_tile + j], f0s[t], 0, NULL, 0, y,
-                                           j == 0 ? "S" : "Z");
+    int dk = f->dk, dv = f->dv, per_tile = f->norm ? 2 : 1, batch = f->wg ? 2 : 1;
+    for (int t0 = 0; t0 < per; t0 += batch) {
+        int nt = per - t0 < batch ? per - t0 : batch, n = nt * per_tile;
+        TirOp *fq = tir_for_begin(P_, ci(f, 0), bin(f, TB_MUL, f->seg, f->grp), n, vals + t0 * per_tile, "q");
+        TirValue *rix = bin(f, TB_ADD, bin(f, TB_MUL, f->bh, f->nseg), fq->iv);
+        TirValue *D[2], *L[2][2];
+        for (int k = 0; k < nt; k++) {
+            TirValue *r0 = f0s[t0 + k];
+            D[k] = tir_ldstate(P_, f->ws, 16, 8, rix, f->rec, dk * dv + dk, dk, dk, r0, 0, NULL, 0, true, "Dq");
+            L[k][0] = tir_ldstate(P_, f->ws, 16, f->BV, rix, f->rec, 0, dk, dv, r0, 0, f->v0, 0, false, "Lq");
+            if (f->norm) L[k][1] = tir_ldstate(P_, f->ws, 16, 8, rix, f->rec, dk * dv, dk, dk, r0, 0, NULL, 0, true, "Lz");
         }
-    tir_for_end(P_, ys);
-    for (int i = 0; i < n; i++) vals[i] = fq->results[i];
+        TirValue *ys[4];
+        for (int k = 0; k < nt; k++)
+            for (int j = 0; j < per_tile; j++) {
+                TirEx *y = tx_bin(P_, TX_ADD, tmul(f, tx_x(P_), tx_un(P_, TX_EXP, tx_slot(P_, D[k], 0))),
+                                  tx_frag(P_, L[k][j]));
+                ys[k * per_tile + j] = tir_map(P_, fq->carried[k * per_tile + j], f0s[t0 + k], 0, NULL, 0, y,
+                                               j == 0 ? "S" : "Z");
+            }
+        tir_for_end(P_, ys);
+        for (int i = 0; i < n; i++) vals[t0 * per_tile + i] = fq->results[i];
+    }
 }
 
 static void role_state(Fwd *f)

@@ -1120,10 +1120,9 @@ static void lower_scan_token(Low *L, const TirOp *op)
     int C = vec->cols, per = C / 32;
     LAC_ASSERT(C % 32 == 0 && per <= 8);
     bool per_warp = op->ival;
-    LLVMValueRef mine = LLVMBuildICmp(B_, LLVMIntEQ, L->warp, ci(L, op->thr_lo / 32), "");
-    if (per_warp)
-        mine = LLVMBuildICmp(B_, LLVMIntULT, LLVMBuildSub(B_, L->warp, ci(L, op->thr_lo / 32), ""),
-                             ci(L, op->thr_n / 32), "");
+    /* The one warp, or (per warp) every warp of the range. */
+    LLVMValueRef w = LLVMBuildSub(B_, L->warp, ci(L, op->thr_lo / 32), "");
+    LLVMValueRef mine = LLVMBuildICmp(B_, LLVMIntULT, w, ci(L, per_warp ? op->thr_n / 32 : 1), "");
     LLVMBasicBlockRef m = cg_if_begin(cg, mine, "scan");
     scope_push(L);
     LLVMValueRef d[8], run = NULL;

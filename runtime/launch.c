@@ -436,16 +436,17 @@ void fwd_split_plan(const KernelMeta *m, int B, int T, int H, int sms, const int
         grp = (want_seg + out - 1) / out;
     } else if (out > 1) {
         /* Finer state segments shorten the state pass (its chunks, in
-         * waves) but give the last output block more records to combine,
-         * one trip to memory each: about 6 state-pass chunks a record
-         * (H200, linear, output segments of 64 chunks: at B2 T8192 H16, 2
-         * output segments, 2 / 4 / 8 / 16 state segments took 0.138 /
-         * 0.122 / 0.127 / 0.144 ms; at B1 T32768 H8, 8 output segments,
-         * 8 / 16 / 32 took 0.151 / 0.164 / 0.204 ms). */
+         * waves) but give the last output block more records to combine:
+         * about 12 state-pass chunks a record (H200, linear, warps 8,
+         * block_v 64, stages 3, output segments of 64 chunks: at B2 T8192
+         * H16, 2 output segments, 2 / 4 / 6 / 8 / 16 state segments took
+         * 0.139 / 0.122 / 0.127 / 0.126 / 0.143 ms, so a record costs more
+         * than 10 chunks; at B1 T32768 H8, 8 output segments, 8 / 16 / 24
+         * / 32 took 0.148 / 0.158 / 0.185 / 0.192 ms). */
         long best = -1;
         for (int g = 1; g <= 8 && g * 4 <= cpo; g++) {
             long nst = (long)(out - 1) * g * blocks;
-            long cost = (long)((cpo + g - 1) / g) * ((nst + wave_s - 1) / wave_s) + 6L * (out - 1) * g;
+            long cost = (long)((cpo + g - 1) / g) * ((nst + wave_s - 1) / wave_s) + 12L * (out - 1) * g;
             if (best < 0 || cost < best) {
                 best = cost;
                 grp = g;

@@ -207,14 +207,47 @@ static LLVMValueRef smem_base(Low *L, const TirValue *t, const TirValue *buf, co
 }
 
 /* Element (row, col) of buffer buf of t, plane 0, as an i32 byte offset (no caching). */
+/* v as base + constant: the constant terms of a tree of adds come out, so
+ * that the elements of a fragment (the lane's coordinates plus constants)
+ * share one address and differ by an immediate. *base is NULL when v is a
+ * constant. */
+static void peel_const(Low *L, LLVMValueRef v, LLVMValueRef *base, long long *c)
+{
+    if (LLVMIsAConstantInt(v)) {
+        *base = NULL;
+        *c = LLVMConstIntGetSExtValue(v);
+        return;
+    }
+    if (LLVMIsAInstruction(v) && LLVMGetInstructionOpcode(v) == LLVMAdd) {
+        LLVMValueRef ba, bb;
+        long long ca, cb;
+        peel_const(L, LLVMGetOperand(v, 0), &ba, &ca);
+        peel_const(L, LLVMGetOperand(v, 1), &bb, &cb);
+        *c = ca + cb;
+        *base = ba && bb ? add(L, ba, bb) : ba ? ba : bb;
+        return;
+    }
+    *base = v;
+    *c = 0;
+}
+
 static LLVMValueRef smem_elem(Low *L, const TirValue *t, LLVMValueRef buf, LLVMValueRef row, LLVMValueRef col,
                               int plane)
 {
     int eb = ebytes(t);
     LAC_ASSERT(!t->swizzle);
-    LLVMValueRef x = ci(L, t->offset + plane * plane_bytes(t));
-    if (buf) x = add(L, x, mulc(L, buf, buf_bytes(t)));
-    return add(L, x, mulc(L, add(L, mulc(L, row, t->stride), col), eb));
+    LLVMValueRef rb, cb;
+    long long rc, cc;
+    peel_const(L, row, &rb, &rc);
+    peel_const(L, col, &cb, &cc);
+    long long k = t->offset + (long long)plane * plane_bytes(t) + (rc * t->stride + cc) * eb;
+    LLVMValueRef x = rb && cb ? add(L, mulc(L, rb, t->stride), cb) : rb ? mulc(L, rb, t->stride) : cb;
+    if (x) x = mulc(L, x, eb);
+    if (buf) {
+        LLVMValueRef bo = mulc(L, buf, buf_bytes(t));
+        x = x ? add(L, bo, x) : bo;
+    }
+    return x ? addc(L, x, k) : ci(L, k);
 }
 
 /* The byte offset of physical (row, col) in one buffer of a swizzled tile
@@ -404,7 +437,10 @@ static void transform_pair(Low *L, const TirOperand *o, TirElem elem, LLVMValueR
     Cg *cg = L->cg;
     LLVMValueRef x0, x1;
     cg_unpack(cg, elem, *hi, &x0, &x1);
-    if (elem == TE_SPLIT) {
+    /* A plane of zeros (an A operand split for its transform) adds nothing:
+     * x + 0 is not x for x = -0, so LLVM would keep the add. */
+    bool lo_zero = elem == TE_SPLIT && LLVMIsAConstantInt(*lo) && LLVMConstIntGetZExtValue(*lo) == 0;
+    if (elem == TE_SPLIT && !lo_zero) {
         LLVMValueRef l0, l1;
         cg_unpack(cg, elem, *lo, &l0, &l1);
         x0 = LLVMBuildFAdd(B_, x0, l0, "");

@@ -685,8 +685,11 @@ void tir_ststate(TirProgram *p, TirValue *frag, int ncols, TirValue *ptr, TirVal
  * (no barrier: each warp reads only its own copy). */
 void tir_scan_token(TirProgram *p, TirValue *vec, const Expr *decay, TirEnv *env, int nenv, TirValue *b,
                     TirValue *h, TirValue *t0, TirValue *T, int thr_lo, int thr_n, bool per_warp);
-/* Inclusive prefix sum down the rows of the per-key decay into tile (f32). */
-void tir_scan_key(TirProgram *p, TirValue *tile, const Expr *decay, TirEnv *env, int nenv, TirValue *b,
+/* Inclusive prefix sum down the rows of the per-key decay into tile[buf]
+ * (f32; buf NULL for buffer 0). Each thread walks one column, reading the
+ * decay's inputs at a row before it writes that row, so tile may be the
+ * ring slot of the decay's one input (the scan in place). */
+void tir_scan_key(TirProgram *p, TirValue *tile, TirValue *buf, const Expr *decay, TirEnv *env, int nenv, TirValue *b,
                   TirValue *h, TirValue *t0, TirValue *T, int cols, int thr_lo, int thr_n);
 /* dst[buf][r][0..width) = channels c0 + 0.. of e for token t0 + r: zero
  * for tokens past T and for channels at or past nch. */
@@ -695,9 +698,10 @@ void tir_rowmap(TirProgram *p, TirValue *dst, TirValue *buf, const Expr *e, TirE
                 int thr_lo, int thr_n);
 /* The diagonal 16 x 16 block of the scores of rows r0.. under a per-key
  * decay, exactly: P[i][j] = sum_k q[i][k] k[j][k] e^(B[i][k] - B[j][k]) for
- * r0 <= j <= i < r0 + 16 (fp32, elementwise); the other elements of P stay. */
+ * r0 <= j <= i < r0 + 16 (fp32, elementwise), B = bt[btbuf]; the other
+ * elements of P stay. */
 TirValue *tir_gla_diag(TirProgram *p, TirValue *P, TirValue *q, TirValue *qbuf, TirValue *k, TirValue *kbuf,
-                       TirValue *bt, TirValue *r0, int dk);
+                       TirValue *bt, TirValue *btbuf, TirValue *r0, int dk);
 /* A bool: is ex true for some element (ROW, COL) of rows x cols (lanes of one warp)? */
 TirValue *tir_any(TirProgram *p, int rows, int cols, TirValue *row0, TirValue *col0, TirEx *ex);
 

@@ -1198,6 +1198,7 @@ static void lower_scan_key(Low *L, const TirOp *op)
     Cg *cg = L->cg;
     const TirValue *tile = op->args[0];
     LLVMValueRef b = vi(L, op->args[1]), h = vi(L, op->args[2]), t0 = vi(L, op->args[3]), T = vi(L, op->args[4]);
+    LLVMValueRef buf = op->args[5] ? vi(L, op->args[5]) : NULL;
     int C = tile->rows, cols = op->ival, nthr = op->thr_n;
     Threads th = threads_begin(L, op->thr_lo, nthr, "scan");
     LLVMValueRef u = th.u;
@@ -1213,7 +1214,7 @@ static void lower_scan_key(Low *L, const TirOp *op)
             x.row = ci(L, r);
             LLVMValueRef v = cg_la(cg, op->la, -1, j, &env);
             acc = LLVMBuildFAdd(B_, acc, LLVMBuildSelect(B_, slt(L, t, T), v, cf(L, 0), ""), "");
-            LLVMBuildStore(B_, acc, sptr(L, smem_elem(L, tile, NULL, ci(L, r), j, 0)));
+            LLVMBuildStore(B_, acc, sptr(L, smem_elem(L, tile, buf, ci(L, r), j, 0)));
         }
         if (mj) cg_if_end(cg, mj);
     }
@@ -1300,7 +1301,7 @@ static void lower_gla_diag(Low *L, const TirOp *op)
     Cg *cg = L->cg;
     const TirValue *P = op->args[0], *q = op->args[1], *k = op->args[3], *bt = op->args[5];
     LLVMValueRef qb = op->args[2] ? vi(L, op->args[2]) : NULL, kb = op->args[4] ? vi(L, op->args[4]) : NULL;
-    LLVMValueRef r0 = vi(L, op->args[6]);
+    LLVMValueRef r0 = vi(L, op->args[6]), bb = op->args[7] ? vi(L, op->args[7]) : NULL;
     int dk = op->ival, n = frag_nregs(P);
     LLVMValueRef rows[2] = {add(L, r0, L->g), add(L, r0, addc(L, L->g, 8))};
     LLVMValueRef cols[4];
@@ -1314,11 +1315,11 @@ static void lower_gla_diag(Low *L, const TirOp *op)
     LLVMValueRef qv[2], bq[2], kv[4], bk[4];
     for (int i = 0; i < 2; i++) {
         qv[i] = load_f32_smem(L, q, qb, rows[i], kk);
-        bq[i] = load_f32_smem(L, bt, NULL, rows[i], kk);
+        bq[i] = load_f32_smem(L, bt, bb, rows[i], kk);
     }
     for (int j = 0; j < 4; j++) {
         kv[j] = load_f32_smem(L, k, kb, cols[j], kk);
-        bk[j] = load_f32_smem(L, bt, NULL, cols[j], kk);
+        bk[j] = load_f32_smem(L, bt, bb, cols[j], kk);
     }
     for (int i = 0; i < 2; i++)
         for (int j = 0; j < 4; j++) {

@@ -420,13 +420,13 @@ void tir_scan_token(TirProgram *p, TirValue *vec, const Expr *decay, TirEnv *env
     op->ival = per_warp;
 }
 
-void tir_scan_key(TirProgram *p, TirValue *tile, const Expr *decay, TirEnv *env, int nenv, TirValue *b,
-                  TirValue *h, TirValue *t0, TirValue *T, int cols, int thr_lo, int thr_n)
+void tir_scan_key(TirProgram *p, TirValue *tile, TirValue *buf, const Expr *decay, TirEnv *env, int nenv,
+                  TirValue *b, TirValue *h, TirValue *t0, TirValue *T, int cols, int thr_lo, int thr_n)
 {
     TirOp *op = op_new(p, TIR_SCAN_KEY);
     op->loc = decay->loc;
-    TirValue *xs[5] = {tile, b, h, t0, T};
-    op_args(op, 5, xs);
+    TirValue *xs[6] = {tile, b, h, t0, T, buf};
+    op_args(op, 6, xs);
     op->la = decay;
     op_env(p, op, env, nenv);
     op->ival = cols;
@@ -451,12 +451,12 @@ void tir_rowmap(TirProgram *p, TirValue *dst, TirValue *buf, const Expr *e, TirE
 }
 
 TirValue *tir_gla_diag(TirProgram *p, TirValue *P, TirValue *q, TirValue *qbuf, TirValue *k, TirValue *kbuf,
-                       TirValue *bt, TirValue *r0, int dk)
+                       TirValue *bt, TirValue *btbuf, TirValue *r0, int dk)
 {
     TirOp *op = op_new(p, TIR_GLA_DIAG);
     op->res = frag_new(p, TR_ACC, TE_F32, P->rows, P->cols, P->name);
-    TirValue *xs[7] = {P, q, qbuf, k, kbuf, bt, r0};
-    op_args(op, 7, xs);
+    TirValue *xs[8] = {P, q, qbuf, k, kbuf, bt, r0, btbuf};
+    op_args(op, 8, xs);
     op->ival = dk;
     return op->res;
 }
@@ -1175,6 +1175,7 @@ static void pop(StrBuf *b, const TirOp *op, int ind)
     case TIR_SCAN_TOKEN: case TIR_SCAN_KEY:
         strbuf_puts(b, op->kind == TIR_SCAN_TOKEN ? "scan.token " : "scan.key ");
         pval(b, op->args[0]);
+        if (op->kind == TIR_SCAN_KEY) pbuf(b, op->args[5]);
         strbuf_puts(b, " <- cumsum ");
         pexpr_la(b, op->la);
         penv(b, op);
@@ -1230,6 +1231,7 @@ static void pop(StrBuf *b, const TirOp *op, int ind)
         pval(b, op->args[4]);
         strbuf_puts(b, "] B ");
         pval(b, op->args[5]);
+        pbuf(b, op->args[7]);
         strbuf_puts(b, " rows ");
         pval(b, op->args[6]);
         strbuf_printf(b, "+16 k < %d", op->ival);

@@ -75,6 +75,10 @@ typedef struct Fwd {
     const Symbol *qin, *kin, *vin;
     TirValue *bvec, *Bt, *Scopy, *ostage;
     bool bvec_own; /* bvec: a copy per warp, each warp scans its own */
+    /* Bt is the ring of the per-key decay's one input, scanned in place;
+     * Bbuf is then the current chunk's buffer (chunk_top), else NULL. */
+    bool bt_ring;
+    TirValue *Bbuf;
     int rec; /* floats per (bh, segment) record of the split workspace */
 } Fwd;
 
@@ -111,6 +115,20 @@ static void inputs_read(const Expr *e, bool *used)
         return;
     default: return;
     }
+}
+
+/* The one input e reads, or NULL (none, or more than one). */
+static const Symbol *single_input(const Variant *v, const Expr *e)
+{
+    bool used[1024] = {0};
+    inputs_read(e, used);
+    const Symbol *y = NULL;
+    for (int i = 0; i < v->ninputs; i++) {
+        if (!used[i]) continue;
+        if (y) return NULL;
+        y = v->inputs[i];
+    }
+    return y;
 }
 
 /* Is channel j of e a function of channel j of its token-vector inputs and
@@ -263,7 +281,7 @@ static Staged *staged_find(Fwd *f, const Symbol *y, bool vblock)
     return NULL;
 }
 
-static Staged *stage_input(Fwd *f, const Symbol *y, bool vblock, int cols)
+static Staged *stage_input_pad(Fwd *f, const Symbol *y, bool vblock, int cols, int pad)
 {
     Staged *s = staged_find(f, y, vblock);
     if (s) return s;
@@ -276,9 +294,13 @@ static Staged *stage_input(Fwd *f, const Symbol *y, bool vblock, int cols)
     int tcols = round_up(cols, 16 / eb); /* whole 16-byte chunks */
     char name[80];
     snprintf(name, sizeof name, "%s%s", y->name, vblock ? "_v" : "");
-    s->tile = tir_smem(P_, name, elem_of(y->dtype), f->NS, f->C, tcols + (f->norm && vblock ? 8 : 0),
-                       16 / eb);
+    s->tile = tir_smem(P_, name, elem_of(y->dtype), f->NS, f->C, tcols + (f->norm && vblock ? 8 : 0), pad);
     return s;
+}
+
+static Staged *stage_input(Fwd *f, const Symbol *y, bool vblock, int cols)
+{
+    return stage_input_pad(f, y, vblock, cols, 16 / dtype_size(y->dtype));
 }
 
 /* The environment of a row map or scan: the staged inputs, or global memory. */
@@ -357,7 +379,7 @@ static void issue_chunk(Fwd *f, TirValue *c, TirValue *buf, Part part)
 static TirEx *bvec_at(Fwd *f, TirEx *row) { return tx_vec(P_, f->bvec, f->bvec_own ? f->warp : NULL, row); }
 
 /* B[row][key]: the per-key cumulative log decay. */
-static TirEx *bt_at(Fwd *f, TirEx *row, TirEx *key) { return tx_mat(P_, f->Bt, NULL, row, key); }
+static TirEx *bt_at(Fwd *f, TirEx *row, TirEx *key) { return tx_mat(P_, f->Bt, f->Bbuf, row, key); }
 
 static TirEx *tmul(Fwd *f, TirEx *a, TirEx *b) { return tx_bin(P_, TX_MUL, a, b); }
 static TirEx *tsub(Fwd *f, TirEx *a, TirEx *b) { return tx_bin(P_, TX_SUB, a, b); }
@@ -443,7 +465,7 @@ static void output_tile(Fwd *f, TirValue *c, TirValue *qbuf, TirValue *kbuf, Tir
                              tx_const(P_, GLA_CLAMP));
         TirValue *risky = tir_any(P_, 1, f->dk, NULL, NULL, over);
         TirOp *iff = tir_if_begin(P_, risky, 1, &Pm);
-        TirValue *Px = tir_gla_diag(P_, Pm, f->Qop, qbuf, f->Kop, kbuf, f->Bt, r0, f->dk);
+        TirValue *Px = tir_gla_diag(P_, Pm, f->Qop, qbuf, f->Kop, kbuf, f->Bt, f->Bbuf, r0, f->dk);
         tir_if_end(P_, &Px);
         Pm = iff->results[0];
     }
@@ -553,6 +575,7 @@ static TirValue *chunk_top(Fwd *f, TirValue *i, TirValue *c, Part part)
     const Variant *v = f->v;
     int NS = f->NS;
     TirValue *buf = bini(f, TB_REM, i, NS);
+    f->Bbuf = f->bt_ring ? buf : NULL;
     /* Row maps and the scans of one warp write what both roles read next: a
      * second barrier (a per-head decay every warp scans for itself). */
     bool maps = !f->qring || !f->kring || !f->vring || v->decay == DECAY_PER_KEY || v->decay == DECAY_PER_TOKEN;
@@ -605,7 +628,7 @@ static TirValue *chunk_top(Fwd *f, TirValue *i, TirValue *c, Part part)
             tir_scan_token(P_, f->bvec, v->decay_expr, env, n, f->b, f->h, t0, f->T, lo, 32, false);
         } else if (v->decay == DECAY_PER_KEY) {
             int n = env_of(f, v->decay_expr, false, buf, env);
-            tir_scan_key(P_, f->Bt, v->decay_expr, env, n, f->b, f->h, t0, f->T, f->dk, lo, thr_b);
+            tir_scan_key(P_, f->Bt, f->Bbuf, v->decay_expr, env, n, f->b, f->h, t0, f->T, f->dk, lo, thr_b);
         }
     }
     if (maps) {
@@ -944,6 +967,21 @@ TirProgram *tmpl_fwd(const Variant *v, const KernelConfig *kc, FwdKind kind, Are
     else stage_reads(f, v->key, false);
     if (f->vring) f->Vop = stage_input(f, f->vin, true, f->BV)->tile;
     else stage_reads(f, v->value, true);
+    /* A per-key decay of one f32 [B, T, H, K] input that nothing else reads
+     * (GLA's g) is scanned in place, into the input's ring slot (the scan
+     * reads a row before it writes it; the slot is refilled only after the
+     * next chunk's first barrier): 34 KB less shared memory at K = 128,
+     * which gives GLA block_v 64 with two stages. Its rows are padded by 8
+     * floats, as the separate tile's are, so that the operand transforms'
+     * two-float reads (token rows g, channels 2c) hit 32 banks. */
+    if (v->decay == DECAY_PER_KEY) {
+        const Symbol *y = single_input(f->v, v->decay_expr);
+        if (y && y->layout == LAYOUT_TOKEN_VEC && y->dtype == DT_F32 && y->cols == f->dk && f->dk == f->dkp &&
+            !staged_find(f, y, false)) {
+            f->Bt = stage_input_pad(f, y, false, y->cols, 8)->tile;
+            f->bt_ring = true;
+        }
+    }
     if (v->decay_expr) stage_reads(f, v->decay_expr, false);
     if (kind != FWD_SPLIT_STATE && !f->qring) f->Qop = tir_smem(P_, "qf", ope, 1, f->C, f->dkp, 8);
     if (!f->kring) f->Kop = tir_smem(P_, "kf", ope, 1, f->C, f->dkp, 8);
@@ -961,7 +999,7 @@ TirProgram *tmpl_fwd(const Variant *v, const KernelConfig *kc, FwdKind kind, Are
     f->bvec_own = v->decay == DECAY_PER_HEAD;
     if (v->decay == DECAY_PER_TOKEN || v->decay == DECAY_PER_HEAD)
         f->bvec = tir_smem(P_, "b", TE_F32, f->bvec_own ? f->W : 1, 1, f->C, 0);
-    if (v->decay == DECAY_PER_KEY) f->Bt = tir_smem(P_, "B", TE_F32, 1, f->C, f->dkp, 8);
+    if (v->decay == DECAY_PER_KEY && !f->bt_ring) f->Bt = tir_smem(P_, "B", TE_F32, 1, f->C, f->dkp, 8);
     /* Both roles as warpgroups (the output role's four warps of 16 rows:
      * out_plan gives warp w rows 16 w) on wgmma where the target has it:
      * operands as they are, in 128-byte-swizzled tiles (64-column blocks).

@@ -59,13 +59,20 @@ cases=(
   "linear|bf16|warps=8 block_v=64 stages=3|2,1000,4 1,777,3|--segments 2 --state-segments 6"
   "simple_gla|bf16|block_v=64|2,1000,4|--segments 3 --state-segments 9"
   "gla|bf16|warps=8|1,777,3|--segments 2 --state-segments 6"
+  # GLA at block_v 64 with two stages (the scan in place frees the room),
+  # and a gate the key map reads too (tests/gpu/gla_key_gate.la: B apart).
+  "gla|bf16|warps=8 block_v=64 stages=2|2,300,4 3,129,2"
+  "gla|bf16|warps=8 block_v=64 stages=2|2,300,4|--gate-scale 100"
+  "gla_key_gate|bf16||2,300,4 1,1,1"
 )
 if [ "$quick" = "--quick" ]; then cases=("${cases[0]}" "${cases[12]}" "${cases[15]}" "${cases[18]}" "${cases[23]}"); fi
 for c in "${cases[@]}"; do
   IFS='|' read -r name dtype sets shapes opts carch <<< "$c"
   read -r -a xopts <<< "${opts:-}"
   src=$tmp/$name.$dtype.la
-  sed "s/\bbf16\b/$dtype/g" "$root/dsl_examples/$name.la" > "$src"
+  la=$root/dsl_examples/$name.la
+  [ -f "$la" ] || la=$root/tests/gpu/$name.la
+  sed "s/\bbf16\b/$dtype/g" "$la" > "$src"
   psets=()
   for kv in $sets; do psets+=(--set "$kv"); done
   ptx=$tmp/$name.ptx

@@ -30,5 +30,5 @@ run linear 1,32768,8 all warps=8 block_v=64 stages=3
 run linear 8,4096,32 all warps=8 block_v=64 stages=3 K=64 V=64
 run simple_gla 4,4096,16 full warps=8 block_v=64 stages=3
 run retnet 4,4096,16 full warps=8 block_v=64 stages=3
-run gla 4,4096,16 full warps=4 block_v=32
+run gla 4,4096,16 full warps=8 block_v=64 stages=2
 run gla 4,4096,16 full warps=8 block_v=32

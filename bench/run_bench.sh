@@ -36,8 +36,9 @@ for op in $lac_ops; do
       IFS=, read -r B T H D <<< "$s"
       ps=(--set "K=$D" --set "V=$D")
       for kv in $cfg; do ps+=(--set "$kv"); done
-      # gla keeps 32 value channels a block (its state tiles need the registers)
-      [ "$op" = gla ] && ps+=(--set block_v=32 --set stages=2)
+      # gla at block_v 64 has room for two stages only (its gate ring is
+      # scanned in place; three do not fit)
+      [ "$op" = gla ] && ps+=(--set block_v=64 --set stages=2)
       if ! "$build/lac" compile "$src" -o "$tmp/k.ptx" --arch sm_90a "${ps[@]}" 2> "$tmp/err"; then
         echo "lac $op $s [$cfg]: compile failed: $(head -1 "$tmp/err")"
         continue
@@ -49,7 +50,7 @@ for op in $lac_ops; do
         continue
       fi
       tag=$(echo "$cfg" | tr ' ' '/')
-      [ "$op" = gla ] && tag=$(echo "$tag" | sed 's/block_v=[0-9]*/block_v=32/; s/stages=[0-9]*/stages=2/')
+      [ "$op" = gla ] && tag=$(echo "$tag" | sed 's/block_v=[0-9]*/block_v=64/; s/stages=[0-9]*/stages=2/')
       plan=$(printf '%s\n' "$out" | sed -n 's/^schedule split: //p' | head -1)
       echo "lac $op B$B T$T H$H D$D [$cfg]: full ${ms[0]} ms, split ${ms[1]:-} ms${plan:+ ($plan)}"
       echo "lac,$op,$B,$T,$H,$D,$tag/full,${ms[0]}," >> "$csv"

@@ -41,7 +41,7 @@ cases=(
   "simple_gla|bf16|block_v=32 stages=2|3,129,2"
   "simple_gla|f16||2,300,4"
   "gla|bf16||2,300,4 1,1,1"
-  "gla|bf16|warps=4|3,129,2"
+  "gla|bf16|warps=4 block_v=32|3,129,2"
   "gla|f16|warps=8|2,300,4"
   "mamba2|bf16||2,300,4 1,1,1"
   "mamba2|bf16|block_v=64 stages=3|3,129,2"

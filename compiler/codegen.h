@@ -76,7 +76,8 @@ void cg_cp_async_wait(Cg *cg, int n);
  * of the dynamic shared memory; cg_smem_desc: the matrix descriptor of a
  * 128-byte-swizzled operand with that field (lbo, sbo in bytes).
  * cg_wgmma: d[n / 2] += A x B for m64nNk16 (A from the descriptor desc_a,
- * or from a[4] registers when desc_a is NULL; trans_*: MN-major).
+ * or from a[4] registers when desc_a is NULL; trans_*: MN-major); with
+ * scale_d false, d = A x B (d's inputs are not read).
  * cg_wgmma_fence ties the registers that the products read (d, and the A
  * registers) to the fence; cg_wgmma_wait commits the group, waits for it
  * and ties d to the wait, so no use of d moves above it (d may hold the
@@ -85,7 +86,7 @@ LLVMValueRef cg_smem_desc_lo(Cg *cg, LLVMValueRef off);
 LLVMValueRef cg_smem_desc(Cg *cg, LLVMValueRef lo, int lbo, int sbo);
 void cg_wgmma_fence(Cg *cg, LLVMValueRef *d, int nd, LLVMValueRef *a, int na);
 void cg_wgmma(Cg *cg, TirElem e, int n, LLVMValueRef *d, LLVMValueRef desc_a, LLVMValueRef *a,
-              LLVMValueRef desc_b, bool trans_a, bool trans_b);
+              LLVMValueRef desc_b, bool trans_a, bool trans_b, bool scale_d);
 void cg_wgmma_wait(Cg *cg, LLVMValueRef *d, int nd);
 /* Commit the group without waiting (a later cg_wgmma_wait waits for all). */
 void cg_wgmma_commit(Cg *cg);

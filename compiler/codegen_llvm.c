@@ -270,13 +270,13 @@ void cg_wgmma_fence(Cg *cg, LLVMValueRef *d, int nd, LLVMValueRef *a, int na)
 }
 
 void cg_wgmma(Cg *cg, TirElem e, int n, LLVMValueRef *d, LLVMValueRef desc_a, LLVMValueRef *a,
-              LLVMValueRef desc_b, bool trans_a, bool trans_b)
+              LLVMValueRef desc_b, bool trans_a, bool trans_b, bool scale_d)
 {
     int nd = n / 2;
     char text[2048];
-    size_t k = (size_t)snprintf(text, sizeof text, "{\n.reg .pred p;\nsetp.ne.b32 p, 1, 0;\n"
+    size_t k = (size_t)snprintf(text, sizeof text, "{\n.reg .pred p;\nsetp.ne.b32 p, %d, 0;\n"
                                                    "wgmma.mma_async.sync.aligned.m64n%dk16.f32.%s.%s {",
-                                n, e == TE_F16 ? "f16" : "bf16", e == TE_F16 ? "f16" : "bf16");
+                                scale_d ? 1 : 0, n, e == TE_F16 ? "f16" : "bf16", e == TE_F16 ? "f16" : "bf16");
     for (int i = 0; i < nd; i++) k += (size_t)snprintf(text + k, sizeof text - k, "%s$%d", i ? ", " : "", i);
     LLVMValueRef in[5];
     int nin;

@@ -623,13 +623,24 @@ static void lower_mma_wg(Low *L, const TirOp *op)
             }
         }
     }
+    /* A product into zeros (P, a state pass's first chunk) starts with
+     * scale-d false and no registers to copy: 31 movs of one zero register
+     * between the previous product's commit and this one's fence made ptxas
+     * inject a wait there (C7517, retnet and lightning). */
+    bool zero = true;
+    for (int i = 0; i < n && zero; i++) {
+        LLVMBool lost = 0;
+        zero = LLVMIsAConstantFP(r[i]) && LLVMConstRealGetDouble(r[i], &lost) == 0.0 && !lost;
+    }
+    if (zero)
+        for (int i = 0; i < n; i++) r[i] = LLVMGetUndef(LLVMTypeOf(r[i]));
     cg_wgmma_fence(L->cg, r, n, ar, na);
     TirElem e = op->a.v->elem;
     for (int kt = 0; kt < nkt; kt++) {
         bool ta = false, tb = false;
         LLVMValueRef da = aregs ? NULL : wg_desc(L, &op->a, true, kt, &ta);
         LLVMValueRef db = wg_desc(L, &op->b, false, kt, &tb);
-        cg_wgmma(L->cg, e, N, r, da, aregs ? ar + kt * 4 : NULL, db, ta, tb);
+        cg_wgmma(L->cg, e, N, r, da, aregs ? ar + kt * 4 : NULL, db, ta, tb, !(zero && kt == 0));
     }
     set_frag(L, op->res, r);
     const TirOp *nx = L->next;

@@ -118,11 +118,14 @@ LLVMValueRef cg_pack_bf16(Cg *cg, LLVMValueRef lo, LLVMValueRef hi)
     return LLVMBuildBitCast(cg->b, v, cg->t_i32, "");
 }
 
+/* bf16 to f32 is exact: the 16 bits become the high half of the f32. As
+ * integer ops, one instruction an element (x << 16, x & 0xffff0000); the
+ * fpext of a vector element took a PRMT and a shift for the high one. */
 void cg_unpack_bf16(Cg *cg, LLVMValueRef packed, LLVMValueRef *lo, LLVMValueRef *hi)
 {
-    LLVMValueRef v = LLVMBuildBitCast(cg->b, packed, cg->t_v2bf16, "");
-    *lo = LLVMBuildFPExt(cg->b, LLVMBuildExtractElement(cg->b, v, cg_i32(cg, 0), ""), cg->t_f32, "");
-    *hi = LLVMBuildFPExt(cg->b, LLVMBuildExtractElement(cg->b, v, cg_i32(cg, 1), ""), cg->t_f32, "");
+    LLVMValueRef x = LLVMBuildBitCast(cg->b, packed, cg->t_i32, "");
+    *lo = LLVMBuildBitCast(cg->b, LLVMBuildShl(cg->b, x, cg_i32(cg, 16), ""), cg->t_f32, "");
+    *hi = LLVMBuildBitCast(cg->b, LLVMBuildAnd(cg->b, x, cg_i32(cg, (int)0xffff0000u), ""), cg->t_f32, "");
 }
 
 LLVMValueRef cg_pack(Cg *cg, TirElem e, LLVMValueRef lo, LLVMValueRef hi)

@@ -206,7 +206,6 @@ static LLVMValueRef smem_base(Low *L, const TirValue *t, const TirValue *buf, co
     return base_put(L, key, cg_opaque_i32(L->cg, x));
 }
 
-/* Element (row, col) of buffer buf of t, plane 0, as an i32 byte offset (no caching). */
 /* v as base + constant: the constant terms of a tree of adds come out, so
  * that the elements of a fragment (the lane's coordinates plus constants)
  * share one address and differ by an immediate. *base is NULL when v is a
@@ -231,6 +230,9 @@ static void peel_const(Low *L, LLVMValueRef v, LLVMValueRef *base, long long *c)
     *c = 0;
 }
 
+/* Element (row, col) of buffer buf of t, plane `plane`, as an i32 byte
+ * offset (no caching): the lane-dependent part of row and col, then the
+ * constant part as one immediate. */
 static LLVMValueRef smem_elem(Low *L, const TirValue *t, LLVMValueRef buf, LLVMValueRef row, LLVMValueRef col,
                               int plane)
 {
@@ -623,7 +625,7 @@ static void lower_mma_wg(Low *L, const TirOp *op)
             }
         }
     }
-    /* A product into zeros (P, a state pass's first chunk) starts with
+    /* A product into zeros (the output role's O and P) starts with
      * scale-d false and no registers to copy: 31 movs of one zero register
      * between the previous product's commit and this one's fence made ptxas
      * inject a wait there (C7517, retnet and lightning). */

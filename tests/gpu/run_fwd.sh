@@ -60,7 +60,7 @@ cases=(
   "simple_gla|bf16|block_v=64|2,1000,4|--segments 3 --state-segments 9"
   "gla|bf16|warps=8|1,777,3|--segments 2 --state-segments 6"
   # GLA at block_v 64 with two stages (the scan in place frees the room),
-  # and a gate the key map reads too (tests/gpu/gla_key_gate.la: B apart).
+  # and a bf16 gate, which keeps B a tile of its own (tests/gpu/gla_key_gate.la).
   "gla|bf16|warps=8 block_v=64 stages=2|2,300,4 3,129,2"
   "gla|bf16|warps=8 block_v=64 stages=2|2,300,4|--gate-scale 100"
   "gla_key_gate|bf16||2,300,4 1,1,1"

@@ -440,8 +440,9 @@ static int cmd_dump(const Options *o)
             strbuf_putc(&b, '\n');
             for (int i = 0; i < fe.variant->ninputs; i++) {
                 const Symbol *y = fe.variant->inputs[i];
-                strbuf_printf(&b, "  input %s: %s %s%s\n", y->name, dtype_name(y->dtype),
-                              layout_name(y->layout), (y->roles & ROLE_LOG_GATE) ? " log-gate" : "");
+                strbuf_printf(&b, "  input %s: %s %s%s%s\n", y->name, dtype_name(y->dtype),
+                              layout_name(y->layout), (y->roles & ROLE_LOG_GATE) ? " log-gate" : "",
+                              (y->roles & ROLE_POSITIVE) ? " positive" : "");
             }
             for (int k = 0; k < KNOB_COUNT_; k++) {
                 strbuf_printf(&b, "  %s = %d in {", knob_name(k), fe.variant->tune.tile[k]);
@@ -612,7 +613,10 @@ static int cmd_ref(const Options *o)
         int nd = input_dims(y, o, dims);
         char what[64];
         snprintf(what, sizeof what, "%s, %s", dtype_name(y->dtype),
-                 (y->roles & ROLE_LOG_GATE) ? "logsigmoid(N(0,1))/16" : y->rows ? "N(0,1/R)" : "N(0,1)");
+                 (y->roles & ROLE_LOG_GATE)   ? "logsigmoid(N(0,1))/16"
+                 : (y->roles & ROLE_POSITIVE) ? "|N(0,1)|"
+                 : y->rows                    ? "N(0,1/R)"
+                                              : "N(0,1)");
         print_tensor(y->name, dims, nd, bufs[i], what);
     }
     printf("outputs:\n");

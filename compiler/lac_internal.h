@@ -346,8 +346,10 @@ const char *layout_name(Layout l);
 
 typedef enum SymKind { SYM_PARAM, SYM_INPUT, SYM_LET } SymKind;
 
-/* Roles an input plays, so `lac ref` can draw sensible random values. */
-enum { ROLE_LOG_GATE = 1 };
+/* Roles an input plays, so `lac ref` can draw sensible random values:
+ * ROLE_POSITIVE is the query or key of a normalized variant used as it is
+ * (no feature map), drawn |N(0, 1)| so that q . z keeps one sign. */
+enum { ROLE_LOG_GATE = 1, ROLE_POSITIVE = 2 };
 
 struct Symbol {
     SymKind kind;

@@ -253,7 +253,8 @@ void ref_fill_normal(double *x, size_t n, double sd, uint64_t seed)
 
 /* Section 13: N(0, 1) everywhere; weights N(0, 1/R) so that x @ W keeps unit
  * scale; inputs that are raw log-space gates get logsigmoid(N(0, 1)) / 16,
- * fla's benchmark distribution. Each input has its own stream. */
+ * fla's benchmark distribution; a normalized variant's q and k used as they
+ * are get |N(0, 1)|. Each input has its own stream. */
 void ref_fill_inputs(const Variant *v, RefProblem *p, uint64_t seed)
 {
     for (int i = 0; i < v->ninputs; i++) {
@@ -265,6 +266,8 @@ void ref_fill_inputs(const Variant *v, RefProblem *p, uint64_t seed)
         if (y->roles & ROLE_LOG_GATE)
             for (size_t j = 0; j < n; j++)
                 p->inputs[i][j] = builtin_apply1(BI_LOGSIGMOID, p->inputs[i][j]) / 16;
+        else if (y->roles & ROLE_POSITIVE)
+            for (size_t j = 0; j < n; j++) p->inputs[i][j] = fabs(p->inputs[i][j]);
     }
 }
 

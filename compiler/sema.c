@@ -1217,6 +1217,14 @@ static void check_mask_norm(Sema *s)
     Stmt *n = s->single[ST_NORMALIZE];
     v->normalize = n != NULL;
     v->eps = 1e-6;
+    /* q . z of signed q and k crosses 0, where o = q S / (q . z + eps) has
+     * no digits left to check: a query or key used as it is gets
+     * nonnegative random inputs (fla's tests of chunk_linear_attn with
+     * normalize=True give it positive q and k). */
+    Expr *qk[2] = {v->query, v->key};
+    for (int i = 0; i < 2 && v->normalize; i++)
+        if (qk[i] && qk[i]->kind == EX_NAME && qk[i]->sym && qk[i]->sym->kind == SYM_INPUT)
+            qk[i]->sym->roles |= ROLE_POSITIVE;
     if (n && n->name) {
         if (strcmp(n->name, "eps") != 0) {
             diag_error(s->d, n->name_loc,

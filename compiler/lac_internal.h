@@ -502,7 +502,8 @@ typedef struct TirValue {
     int offset;           /* TT_SMEM: byte offset in dynamic shared memory */
     /* TT_SMEM: 0 = padded rows (stride); 128 = wgmma's 128-byte swizzle:
      * 16-bit elements in column blocks of 64 (each rows x 128 bytes, 1024-
-     * byte aligned), the 16-byte chunk c of row r at chunk c ^ (r % 8). */
+     * byte aligned; stride: the columns of the whole blocks), the 16-byte
+     * chunk c of row r at chunk c ^ (r % 8). */
     int swizzle;
     TirRole role;         /* TT_FRAG */
     /* TT_GMEM: kernel parameter `param`; a Variant input, or NULL for an
@@ -557,7 +558,7 @@ typedef enum TirOpKind {
     TIR_SREG, TIR_BIN, TIR_LA_SCALAR,
     TIR_SMEM, TIR_FILL,
     TIR_COPY, TIR_COMMIT, TIR_WAIT, TIR_BARRIER,
-    TIR_ZERO, TIR_MMA, TIR_MAP, TIR_TOA, TIR_STS, TIR_STG, TIR_LDSTATE, TIR_STSTATE,
+    TIR_ZERO, TIR_MMA, TIR_MAP, TIR_TOA, TIR_CAT, TIR_COLS, TIR_STS, TIR_STG, TIR_LDSTATE, TIR_STSTATE,
     TIR_SCAN_TOKEN, TIR_SCAN_KEY, TIR_ROWMAP, TIR_ANY, TIR_GLA_DIAG,
     TIR_FOR, TIR_IF, TIR_YIELD,
 } TirOpKind;
@@ -638,7 +639,8 @@ TirValue *tir_bin(TirProgram *p, TirBinOp op, TirValue *x, TirValue *y, const ch
 TirValue *tir_la_scalar(TirProgram *p, const Expr *e, TirEnv *env, int nenv, TirValue *b, TirValue *h,
                         const char *name);
 TirValue *tir_smem(TirProgram *p, const char *name, TirElem elem, int nbuf, int rows, int cols, int pad);
-/* Give a 16-bit tile (rows % 8 == 0, cols % 64 == 0) the 128-byte swizzle. */
+/* Give a 16-bit tile (rows % 8 == 0, cols % 8 == 0) the 128-byte swizzle;
+ * its buffers hold whole column blocks of 64. */
 void tir_smem_swizzle(TirValue *t);
 void tir_fill(TirProgram *p, TirValue *tile, int col_lo, int col_hi, double x);
 /* dst[buf][drow + r][c] = src[b, t0 + r, h, c0 + c] for r < rows, c < cols;
@@ -664,6 +666,10 @@ TirValue *tir_mma_wg(TirProgram *p, TirValue *acc, TirOperand a, TirOperand b, i
 TirValue *tir_map(TirProgram *p, TirValue *frag, TirValue *row0, int roff, TirValue *col0, int coff,
                   TirEx *ex, const char *name);
 TirValue *tir_toa(TirProgram *p, TirValue *acc, TirElem elem, const char *name);
+/* ACC fragments side by side: x's columns, then y's (the same rows). */
+TirValue *tir_cat(TirProgram *p, TirValue *x, TirValue *y, const char *name);
+/* Columns col0 .. col0 + ncols - 1 of an ACC fragment (multiples of 8). */
+TirValue *tir_cols(TirProgram *p, TirValue *x, int col0, int ncols, const char *name);
 void tir_sts(TirProgram *p, TirValue *frag, TirValue *tile, TirValue *buf, TirValue *row0, int roff,
              TirValue *col0, int coff);
 /* o[b, t0 + r, h, c0 + c] = frag[r][c] for r < rows, c < ncols, where t0 + r < T

@@ -754,6 +754,22 @@ static void lower_toa(Low *L, const TirOp *op)
     set_frag(L, a, out);
 }
 
+/* Fragments side by side, or a part of one: the registers, renumbered. */
+static void lower_cols(Low *L, const TirOp *op)
+{
+    const TirValue *r = op->res;
+    LLVMValueRef *out = regs_new(L, frag_nregs(r));
+    for (int mt = 0; mt < r->rows / 16; mt++)
+        for (int nt = 0; nt < r->cols / 8; nt++) {
+            const TirValue *x = op->args[0];
+            int xn = nt;
+            if (op->kind == TIR_COLS) xn += op->ival / 8;
+            else if (nt >= x->cols / 8) xn -= x->cols / 8, x = op->args[1];
+            for (int e = 0; e < 4; e++) out[acc_index(r, mt, nt, e)] = regs(L, x)[acc_index(x, mt, xn, e)];
+        }
+    set_frag(L, r, out);
+}
+
 /* ACC -> a shared tile of the tile's element type. */
 static void lower_sts(Low *L, const TirOp *op)
 {
@@ -1049,7 +1065,6 @@ static void lower_fill(Low *L, const TirOp *op)
     Cg *cg = L->cg;
     const TirValue *t = op->args[0];
     int lo = op->ival, w = op->ival2 - op->ival, eb = ebytes(t);
-    LAC_ASSERT(!t->swizzle);
     int per = t->rows * w, total = t->nbuf * planes(t) * per;
     int threads = L->p->threads;
     for (int i0 = 0; i0 < total; i0 += threads) {
@@ -1059,7 +1074,7 @@ static void lower_fill(Low *L, const TirOp *op)
         LLVMValueRef r = LLVMBuildUDiv(B_, rest, ci(L, w), ""), c = addc(L, LLVMBuildURem(B_, rest, ci(L, w), ""), lo);
         /* bp = buffer * planes + plane; the lo plane of a split 1.0 is 0. */
         LLVMValueRef off = add(L, ci(L, t->offset), mulc(L, bp, plane_bytes(t)));
-        off = add(L, off, mulc(L, add(L, mulc(L, r, t->stride), c), eb));
+        off = add(L, off, t->swizzle ? swz_rel(L, t, r, c) : mulc(L, add(L, mulc(L, r, t->stride), c), eb));
         LLVMValueRef p = sptr(L, off);
         LLVMValueRef x;
         if (t->elem == TE_F32) x = cf(L, op->fval);
@@ -1543,6 +1558,8 @@ static void lower_op(Low *L, const TirOp *op)
     case TIR_MMA: lower_mma(L, op); break;
     case TIR_MAP: lower_map(L, op); break;
     case TIR_TOA: lower_toa(L, op); break;
+    case TIR_CAT:
+    case TIR_COLS: lower_cols(L, op); break;
     case TIR_STS: lower_sts(L, op); break;
     case TIR_STG: lower_stg(L, op); break;
     case TIR_LDSTATE: lower_ldstate(L, op); break;

@@ -19,6 +19,7 @@
  *   ZERO       res                               MMA    res; acc, nlimit, klimit; a, b; ival K
  *   MAP        res; frag, row0, col0; ival roff, ival2 coff; ex
  *   TOA        res; acc                          STS    frag, tile, buf, row0, col0; ival roff, ival2 coff
+ *   CAT        res; x, y                         COLS   res; x; ival col0, ival2 ncols
  *   STG        frag, o, b, t0, h, c0, T, stage, slot; ival ncols
  *   LDSTATE    res; ptr, idx, row0, col0; ival roff, ival2 coff, ival3 vec; rec, rec_base;
  *              lim_rows, ld: rows of the record part and its row length (bounds)
@@ -236,9 +237,10 @@ TirValue *tir_smem(TirProgram *p, const char *name, TirElem elem, int nbuf, int 
 void tir_smem_swizzle(TirValue *t)
 {
     LAC_ASSERT(t->type == TT_SMEM && tir_elem_bytes(t->elem) == 2 && t->elem != TE_SPLIT);
-    LAC_ASSERT(t->rows % 8 == 0 && t->cols % 64 == 0);
+    LAC_ASSERT(t->rows % 8 == 0 && t->cols % 8 == 0);
     t->swizzle = 128;
-    t->stride = t->cols;
+    /* Whole column blocks: a normalizer's 8 columns past 64 take a block. */
+    t->stride = (t->cols + 63) / 64 * 64;
 }
 
 void tir_fill(TirProgram *p, TirValue *tile, int col_lo, int col_hi, double x)
@@ -341,6 +343,25 @@ TirValue *tir_toa(TirProgram *p, TirValue *acc, TirElem elem, const char *name)
     TirOp *op = op_new(p, TIR_TOA);
     op->res = frag_new(p, TR_A, elem, acc->rows, acc->cols, name);
     op_args(op, 1, &acc);
+    return op->res;
+}
+
+TirValue *tir_cat(TirProgram *p, TirValue *x, TirValue *y, const char *name)
+{
+    TirOp *op = op_new(p, TIR_CAT);
+    op->res = frag_new(p, TR_ACC, TE_F32, x->rows, x->cols + y->cols, name);
+    TirValue *xs[2] = {x, y};
+    op_args(op, 2, xs);
+    return op->res;
+}
+
+TirValue *tir_cols(TirProgram *p, TirValue *x, int col0, int ncols, const char *name)
+{
+    TirOp *op = op_new(p, TIR_COLS);
+    op->res = frag_new(p, TR_ACC, TE_F32, x->rows, ncols, name);
+    op_args(op, 1, &x);
+    op->ival = col0;
+    op->ival2 = ncols;
     return op->res;
 }
 
@@ -789,6 +810,15 @@ static void verify_block(Verify *vf, const TirBlock *bl)
         case TIR_TOA:
             if (!is_frag(op->args[0], TR_ACC) || op->args[0]->cols % 16) vfail(vf, op, "toa needs an ACC fragment of 16-wide tiles");
             break;
+        case TIR_CAT:
+            if (!is_frag(op->args[0], TR_ACC) || !is_frag(op->args[1], TR_ACC) || op->args[0]->rows != op->args[1]->rows)
+                vfail(vf, op, "cat needs two ACC fragments of the same rows");
+            break;
+        case TIR_COLS:
+            if (!is_frag(op->args[0], TR_ACC) || op->ival % 8 || op->ival2 % 8 || op->ival2 <= 0 ||
+                op->ival + op->ival2 > op->args[0]->cols)
+                vfail(vf, op, "cols is not whole 8-column tiles inside its ACC fragment");
+            break;
         case TIR_STS:
             if (!is_frag(op->args[0], TR_ACC) || op->args[1]->type != TT_SMEM) vfail(vf, op, "sts operands");
             break;
@@ -1115,6 +1145,19 @@ static void pop(StrBuf *b, const TirOp *op, int ind)
         pdef(b, op->res);
         strbuf_puts(b, " = toa ");
         pval(b, op->args[0]);
+        break;
+    case TIR_CAT:
+        pdef(b, op->res);
+        strbuf_puts(b, " = cat ");
+        pval(b, op->args[0]);
+        strbuf_puts(b, ", ");
+        pval(b, op->args[1]);
+        break;
+    case TIR_COLS:
+        pdef(b, op->res);
+        strbuf_puts(b, " = cols ");
+        pval(b, op->args[0]);
+        strbuf_printf(b, " [%d, %d)", op->ival, op->ival + op->ival2);
         break;
     case TIR_STS:
         strbuf_puts(b, "sts ");

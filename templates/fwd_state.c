@@ -421,12 +421,15 @@ static void output_tile(Fwd *f, TirValue *c, TirValue *qbuf, TirValue *kbuf, Tir
         lim = bini(f, TB_ADD, r0, 16);
         Pm = tir_zero(P_, 16, C, "P");
     }
-    TirValue *O = tir_zero(P_, 16, bvw, "O");
+    /* A normalized warpgroup product is 8 columns wider: S's z and V's ones
+     * (the second column block of the swizzled tiles) give q.z beside O. */
+    bool wide = f->wg && f->norm;
+    TirValue *O = tir_zero(P_, 16, bvw + (wide ? 8 : 0), "O");
     TirValue *(*mma)(TirProgram *, TirValue *, TirOperand, TirOperand, int, TirValue *, TirValue *,
                      const char *) = f->wg ? tir_mma_wg : tir_mma;
     O = mma(P_, O, aq, tir_view(f->Scopy, sbuf, NULL, 0, cw, 0, false, NULL), f->dkp, NULL, NULL, "O");
     TirValue *D = NULL;
-    if (f->norm) {
+    if (f->norm && !wide) {
         D = tir_zero(P_, 16, 8, "D");
         D = tir_mma(P_, D, aq, tir_view(f->Scopy, sbuf, NULL, 0, NULL, f->BV, false, NULL), f->dkp, NULL, NULL, "D");
     }
@@ -479,11 +482,19 @@ static void output_tile(Fwd *f, TirValue *c, TirValue *qbuf, TirValue *kbuf, Tir
     O = mma(P_, O, av, tir_view(f->Vop, vbuf, NULL, 0, cw, 0, false, NULL), C, NULL, lim, "O");
     TirEx *out;
     if (f->norm) {
-        D = tir_mma(P_, D, av, tir_view(f->Vop, vbuf, NULL, 0, NULL, f->BV, false, NULL), C, NULL, lim, "D");
-        /* o = s q S / (s q.z + eps) = q S / (q.z + eps / s) */
-        TirEx *den = tx_bin(P_, TX_ADD, tx_slot(P_, D, 0),
-                            tx_bin(P_, TX_DIV, tx_const(P_, v->eps), tx_scalar(P_, f->scale)));
-        out = tx_bin(P_, TX_DIV, tx_x(P_), den);
+        TirEx *qz;
+        if (wide) {
+            qz = tx_slot(P_, O, bvw / 8);
+            O = tir_cols(P_, O, 0, bvw, "O");
+        } else {
+            D = tir_mma(P_, D, av, tir_view(f->Vop, vbuf, NULL, 0, NULL, f->BV, false, NULL), C, NULL, lim, "D");
+            qz = tx_slot(P_, D, 0);
+        }
+        /* o = s q S / (s q.z + eps) = q S / (q.z + eps / s), as q S times the
+         * reciprocal, which is the same for a row's elements (one division a
+         * row and register, not one an element). */
+        TirEx *den = tx_bin(P_, TX_ADD, qz, tx_bin(P_, TX_DIV, tx_const(P_, v->eps), tx_scalar(P_, f->scale)));
+        out = tmul(f, tx_x(P_), tx_bin(P_, TX_DIV, tx_const(P_, 1), den));
     } else {
         out = tmul(f, tx_x(P_), tx_scalar(P_, f->scale));
     }
@@ -707,13 +718,14 @@ enum { MAX_STATE_TILES = 32 };
 /* The output pass of the split: S = e^D_q S + L_q (and Z alike) over the
  * state pass's segments q before this block's first. The loads of a
  * record are in flight together (each trip to L2 or memory costs about as
- * much as the whole record): one loop for the warpgroup form's two tiles,
- * one a tile elsewhere (based's five tiles at once spilled, and so did
+ * much as the whole record): one loop for the warpgroup form's two tiles
+ * (one a tile when normalized: with the Z records, 255 registers and a
+ * spill), one a tile elsewhere (based's five tiles at once spilled, and so did
  * hedgehog's two at block_v 64). Two segments an iteration spilled at
  * block_v 32. */
 static void state_from_segments(Fwd *f, TirValue **vals, TirValue **f0s, int per)
 {
-    int dk = f->dk, dv = f->dv, per_tile = f->norm ? 2 : 1, batch = f->wg ? 2 : 1;
+    int dk = f->dk, dv = f->dv, per_tile = f->norm ? 2 : 1, batch = f->wg && !f->norm ? 2 : 1;
     for (int t0 = 0; t0 < per; t0 += batch) {
         int nt = per - t0 < batch ? per - t0 : batch, n = nt * per_tile;
         TirOp *fq = tir_for_begin(P_, ci(f, 0), bin(f, TB_MUL, f->seg, f->grp), n, vals + t0 * per_tile, "q");
@@ -780,6 +792,15 @@ static void role_state(Fwd *f)
             if (owns[t]) tir_if_end(P_, NULL);
         }
     }
+    /* The warpgroup form carries a normalized tile's Z as 8 more columns of
+     * S (the ones of V's second column block add the keys to them). */
+    bool wide = f->wg && f->norm;
+    int carry_per = per_tile;
+    if (wide) {
+        for (int t = 0; t < per; t++) vals[t] = tir_cat(P_, vals[2 * t], vals[2 * t + 1], "SZ");
+        n = per;
+        carry_per = 1;
+    }
     TirOp *loop = tir_for_begin(P_, ci(f, 0), bin(f, TB_SUB, f->c_hi, f->c_lo), n, vals, "i");
     TirValue *i = loop->iv;
     TirValue *c = bin(f, TB_ADD, f->c_lo, i);
@@ -790,7 +811,7 @@ static void role_state(Fwd *f)
     if (f->wg) {
         /* The tiles' warpgroup products side by side (one wait for all),
          * then the copies for the output warps. */
-        LAC_ASSERT(per_tile == 1 && !owns[per - 1]);
+        LAC_ASSERT(carry_per == 1 && !owns[per - 1]);
         TirValue *Sm[MAX_STATE_TILES];
         TirEx *kx[MAX_STATE_TILES];
         for (int t = 0; t < per; t++) {
@@ -822,8 +843,17 @@ static void role_state(Fwd *f)
     tir_for_end(P_, ys);
     /* The final state, or the segment's record. */
     tir_at(P_, v->loc);
+    TirValue *outs[3 * MAX_STATE_TILES];
     for (int t = 0; t < per; t++) {
-        TirValue **res = &loop->results[t * per_tile];
+        if (wide) {
+            outs[2 * t] = tir_cols(P_, loop->results[t], 0, f->BV, "S");
+            outs[2 * t + 1] = tir_cols(P_, loop->results[t], f->BV, 8, "Z");
+        } else {
+            for (int j = 0; j < per_tile; j++) outs[t * per_tile + j] = loop->results[t * per_tile + j];
+        }
+    }
+    for (int t = 0; t < per; t++) {
+        TirValue **res = &outs[t * per_tile];
         if (owns[t]) tir_if_begin(P_, owns[t], 0, NULL);
         if (split_state) {
             TirValue *rix = bin(f, TB_ADD, bin(f, TB_MUL, f->bh, f->nseg), f->seg);
@@ -1007,7 +1037,7 @@ TirProgram *tmpl_fwd(const Variant *v, const KernelConfig *kc, FwdKind kind, Are
      * need more than 255 registers (ptxas spills), which the mma.sync path
      * does not. */
     f->wg = f->WA == 4 && f->C == 64 && (ope == TE_BF16 || ope == TE_F16) && f->qring && f->kring && f->vring &&
-            !f->norm && v->decay != DECAY_PER_KEY && (f->dkp == 64 || f->dkp == 128) && f->BV == 64 && kind != FWD_SPLIT_STATE;
+            v->decay != DECAY_PER_KEY && (f->dkp == 64 || f->dkp == 128) && f->BV == 64 && kind != FWD_SPLIT_STATE;
     if (f->wg) {
         tir_smem_swizzle(f->Qop);
         tir_smem_swizzle(f->Kop);

@@ -7,8 +7,8 @@
 # spills, and the PTX must use the tensor cores (mma.sync or, on sm_90a,
 # wgmma; ldmatrix) and cp.async; wgmma must appear on sm_90a only, and there
 # in the configurations whose output role is a warpgroup (four output warps,
-# block_v 64, q, k and v used as they are: linear, retnet, simple_gla and
-# lightning at warps 8, block_v 64), and ptxas must not have to insert a
+# block_v 64, q, k and v used as they are: linear, linear_norm, retnet,
+# simple_gla and lightning at warps 8, block_v 64), and ptxas must not have to insert a
 # wait between warpgroup products (its C7517 note: the products would run
 # one after the other). A configuration that does not fit a
 # target's shared memory must be refused by lac with that reason (the
@@ -122,7 +122,7 @@ done
 # The warpgroup output role where it applies (not with --defaults, whose
 # configuration may differ).
 if [ "$mode" != --defaults ]; then
-  for name in linear retnet simple_gla lightning; do
+  for name in linear linear_norm retnet simple_gla lightning; do
     # (warps = 8 is their only value, so not among the sets)
     if ! grep "^PASS: $name sm_90a " "$tmp/results" | grep 'block_v=64' | grep -q ', wgmma$'; then
       echo "FAIL: $name sm_90a: its configurations at block_v 64 do not use wgmma"

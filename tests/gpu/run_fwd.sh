@@ -64,6 +64,12 @@ cases=(
   "gla|bf16|warps=8 block_v=64 stages=2|2,300,4 3,129,2"
   "gla|bf16|warps=8 block_v=64 stages=2|2,300,4|--gate-scale 100"
   "gla_key_gate|bf16||2,300,4 1,1,1"
+  # The normalizer: per warp (block_v 32) and as warpgroups (block_v 64,
+  # q.z from the product 8 columns wider), and the split's records with z.
+  "linear_norm|bf16||2,300,4 1,1,1"
+  "linear_norm|bf16|block_v=64 stages=3|2,300,4 3,129,2"
+  "linear_norm|f16|block_v=64 stages=2 K=64 V=64|2,300,4"
+  "linear_norm|bf16|block_v=64 stages=3|2,1000,4|--segments 2 --state-segments 6"
 )
 if [ "$quick" = "--quick" ]; then cases=("${cases[0]}" "${cases[12]}" "${cases[15]}" "${cases[18]}" "${cases[23]}"); fi
 for c in "${cases[@]}"; do

@@ -19,7 +19,7 @@ ptxas=$(command -v ptxas || echo /usr/local/cuda/bin/ptxas)
 nvdisasm=$(command -v nvdisasm || ls /usr/local/cuda/bin/nvdisasm 2>/dev/null || true)
 if [ -z "$nvdisasm" ]; then
   cache=${XDG_CACHE_HOME:-$HOME/.cache}/lac-tools
-  nvdisasm=$(find "$cache" -name nvdisasm -type f 2>/dev/null | head -1)
+  nvdisasm=$(find "$cache" -name nvdisasm -type f 2>/dev/null | head -1 || true)
   if [ -z "$nvdisasm" ]; then
     mkdir -p "$cache"
     echo "sass.sh: fetching nvdisasm (pip download nvidia-cuda-nvdisasm) into $cache" >&2

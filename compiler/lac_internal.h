@@ -526,7 +526,7 @@ typedef struct TirValue {
 typedef enum TirExKind {
     TX_X, TX_ROW, TX_COL, TX_CONST, TX_ICONST, TX_SCALAR, TX_VEC, TX_MAT, TX_SLOT, TX_FRAG,
     TX_ADD, TX_SUB, TX_MUL, TX_DIV, TX_MAX, TX_MIN, TX_NEG, TX_EXP,
-    TX_IADD, TX_ILE, TX_ILT, TX_FGT, TX_AND, TX_OR, TX_SELECT,
+    TX_IADD, TX_ISUB, TX_ILE, TX_ILT, TX_FGT, TX_AND, TX_OR, TX_SELECT,
 } TirExKind;
 
 typedef struct TirEx TirEx;
@@ -558,7 +558,7 @@ typedef enum TirOpKind {
     TIR_SREG, TIR_BIN, TIR_LA_SCALAR,
     TIR_SMEM, TIR_FILL,
     TIR_COPY, TIR_COMMIT, TIR_WAIT, TIR_BARRIER,
-    TIR_ZERO, TIR_MMA, TIR_MAP, TIR_TOA, TIR_CAT, TIR_COLS, TIR_STS, TIR_STG, TIR_LDSTATE, TIR_STSTATE,
+    TIR_ZERO, TIR_MMA, TIR_MAP, TIR_TOA, TIR_CAT, TIR_COLS, TIR_DTAB, TIR_STS, TIR_STG, TIR_LDSTATE, TIR_STSTATE,
     TIR_SCAN_TOKEN, TIR_SCAN_KEY, TIR_ROWMAP, TIR_ANY, TIR_GLA_DIAG,
     TIR_FOR, TIR_IF, TIR_YIELD,
 } TirOpKind;
@@ -670,6 +670,11 @@ TirValue *tir_toa(TirProgram *p, TirValue *acc, TirElem elem, const char *name);
 TirValue *tir_cat(TirProgram *p, TirValue *x, TirValue *y, const char *name);
 /* Columns col0 .. col0 + ncols - 1 of an ACC fragment (multiples of 8). */
 TirValue *tir_cols(TirProgram *p, TirValue *x, int col0, int ncols, const char *name);
+/* The decay table of a per-head log decay lam: tab[i] = e^((i - off) lam)
+ * for i >= off, else 0, for i < tab->cols (all threads; read after the next
+ * barrier). e^(b_i - b_j) of the chunk is then tab[i - j + off], causal
+ * mask included. */
+void tir_decay_table(TirProgram *p, TirValue *tab, TirValue *lam, int off);
 void tir_sts(TirProgram *p, TirValue *frag, TirValue *tile, TirValue *buf, TirValue *row0, int roff,
              TirValue *col0, int coff);
 /* o[b, t0 + r, h, c0 + c] = frag[r][c] for r < rows, c < ncols, where t0 + r < T

@@ -217,13 +217,20 @@ static void peel_const(Low *L, LLVMValueRef v, LLVMValueRef *base, long long *c)
         *c = LLVMConstIntGetSExtValue(v);
         return;
     }
-    if (LLVMIsAInstruction(v) && LLVMGetInstructionOpcode(v) == LLVMAdd) {
+    /* a tree of adds, and row - col (a decay table's index) */
+    LLVMOpcode opc = LLVMIsAInstruction(v) ? LLVMGetInstructionOpcode(v) : LLVMRet;
+    if (opc == LLVMAdd || opc == LLVMSub) {
         LLVMValueRef ba, bb;
         long long ca, cb;
         peel_const(L, LLVMGetOperand(v, 0), &ba, &ca);
         peel_const(L, LLVMGetOperand(v, 1), &bb, &cb);
-        *c = ca + cb;
-        *base = ba && bb ? add(L, ba, bb) : ba ? ba : bb;
+        if (opc == LLVMAdd) {
+            *c = ca + cb;
+            *base = ba && bb ? add(L, ba, bb) : ba ? ba : bb;
+        } else {
+            *c = ca - cb;
+            *base = ba && bb ? LLVMBuildSub(B_, ba, bb, "") : ba ? ba : bb ? LLVMBuildNeg(B_, bb, "") : NULL;
+        }
         return;
     }
     *base = v;
@@ -355,6 +362,7 @@ static LLVMValueRef ex_eval(Low *L, const TirEx *e, const ExCtx *k)
         return cg_call(cg, "llvm.minnum.f32", cg->t_f32, p, args, 2);
     }
     case TX_IADD: return add(L, a, b);
+    case TX_ISUB: return LLVMBuildSub(B_, a, b, "");
     case TX_ILE: return LLVMBuildICmp(B_, LLVMIntSLE, a, b, "");
     case TX_ILT: return LLVMBuildICmp(B_, LLVMIntSLT, a, b, "");
     case TX_FGT: return LLVMBuildFCmp(B_, LLVMRealOGT, a, b, "");
@@ -1060,6 +1068,23 @@ static void lower_copy(Low *L, const TirOp *op)
     threads_end(L, &th);
 }
 
+static void lower_dtab(Low *L, const TirOp *op)
+{
+    Cg *cg = L->cg;
+    const TirValue *t = op->args[0];
+    LLVMValueRef lam = vi(L, op->args[1]);
+    int n = t->cols, off = op->ival, threads = L->p->threads;
+    for (int i0 = 0; i0 < n; i0 += threads) {
+        LLVMValueRef i = addc(L, L->tid, i0);
+        LLVMBasicBlockRef m = i0 + threads > n ? cg_if_begin(cg, slt(L, i, ci(L, n)), "dtab") : NULL;
+        LLVMValueRef d = LLVMBuildSIToFP(B_, addc(L, i, -off), cg->t_f32, "");
+        LLVMValueRef x = cg_exp(cg, LLVMBuildFMul(B_, d, lam, ""));
+        x = LLVMBuildSelect(B_, slt(L, i, ci(L, off)), cf(L, 0), x, "");
+        LLVMBuildStore(B_, x, sptr(L, smem_elem(L, t, NULL, ci(L, 0), i, 0)));
+        if (m) cg_if_end(cg, m);
+    }
+}
+
 static void lower_fill(Low *L, const TirOp *op)
 {
     Cg *cg = L->cg;
@@ -1540,6 +1565,7 @@ static void lower_op(Low *L, const TirOp *op)
     case TIR_LA_SCALAR: lower_la_scalar(L, op); break;
     case TIR_SMEM: break;
     case TIR_FILL: lower_fill(L, op); break;
+    case TIR_DTAB: lower_dtab(L, op); break;
     case TIR_COPY: lower_copy(L, op); break;
     case TIR_COMMIT: cg_cp_async_commit(cg); break;
     case TIR_WAIT: cg_cp_async_wait(cg, op->ival); break;

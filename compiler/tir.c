@@ -20,6 +20,7 @@
  *   MAP        res; frag, row0, col0; ival roff, ival2 coff; ex
  *   TOA        res; acc                          STS    frag, tile, buf, row0, col0; ival roff, ival2 coff
  *   CAT        res; x, y                         COLS   res; x; ival col0, ival2 ncols
+ *   DTAB       tab, lam; ival off
  *   STG        frag, o, b, t0, h, c0, T, stage, slot; ival ncols
  *   LDSTATE    res; ptr, idx, row0, col0; ival roff, ival2 coff, ival3 vec; rec, rec_base;
  *              lim_rows, ld: rows of the record part and its row length (bounds)
@@ -363,6 +364,14 @@ TirValue *tir_cols(TirProgram *p, TirValue *x, int col0, int ncols, const char *
     op->ival = col0;
     op->ival2 = ncols;
     return op->res;
+}
+
+void tir_decay_table(TirProgram *p, TirValue *tab, TirValue *lam, int off)
+{
+    TirOp *op = op_new(p, TIR_DTAB);
+    TirValue *xs[2] = {tab, lam};
+    op_args(op, 2, xs);
+    op->ival = off;
 }
 
 void tir_sts(TirProgram *p, TirValue *frag, TirValue *tile, TirValue *buf, TirValue *row0, int roff,
@@ -810,6 +819,11 @@ static void verify_block(Verify *vf, const TirBlock *bl)
         case TIR_TOA:
             if (!is_frag(op->args[0], TR_ACC) || op->args[0]->cols % 16) vfail(vf, op, "toa needs an ACC fragment of 16-wide tiles");
             break;
+        case TIR_DTAB:
+            if (op->args[0]->type != TT_SMEM || op->args[0]->elem != TE_F32 || op->args[0]->rows != 1 ||
+                op->args[0]->nbuf != 1 || op->args[1]->type != TT_F32)
+                vfail(vf, op, "a decay table is one f32 row of shared memory and an f32 scalar");
+            break;
         case TIR_CAT:
             if (!is_frag(op->args[0], TR_ACC) || !is_frag(op->args[1], TR_ACC) || op->args[0]->rows != op->args[1]->rows)
                 vfail(vf, op, "cat needs two ACC fragments of the same rows");
@@ -926,7 +940,7 @@ static void pex(StrBuf *b, const TirEx *e)
 {
     static const char *const names[] = {
         [TX_ADD] = "+", [TX_SUB] = "-", [TX_MUL] = "*", [TX_DIV] = "/", [TX_MAX] = "max", [TX_MIN] = "min",
-        [TX_NEG] = "neg", [TX_EXP] = "exp", [TX_IADD] = "i+", [TX_ILE] = "i<=", [TX_ILT] = "i<",
+        [TX_NEG] = "neg", [TX_EXP] = "exp", [TX_IADD] = "i+", [TX_ISUB] = "i-", [TX_ILE] = "i<=", [TX_ILT] = "i<",
         [TX_FGT] = ">", [TX_AND] = "and", [TX_OR] = "or", [TX_SELECT] = "select"};
     switch (e->kind) {
     case TX_X: strbuf_puts(b, "x"); return;
@@ -1145,6 +1159,13 @@ static void pop(StrBuf *b, const TirOp *op, int ind)
         pdef(b, op->res);
         strbuf_puts(b, " = toa ");
         pval(b, op->args[0]);
+        break;
+    case TIR_DTAB:
+        strbuf_puts(b, "dtab ");
+        pval(b, op->args[0]);
+        strbuf_printf(b, "[i] = i >= %d ? exp((i - %d) * ", op->ival, op->ival);
+        pval(b, op->args[1]);
+        strbuf_puts(b, ") : 0");
         break;
     case TIR_CAT:
         pdef(b, op->res);

@@ -75,6 +75,9 @@ typedef struct Fwd {
     const Symbol *qin, *kin, *vin;
     TirValue *bvec, *Bt, *Scopy, *ostage;
     bool bvec_own; /* bvec: a copy per warp, each warp scans its own */
+    /* A per-head decay's table (tir_decay_table, offset C - 1) in place of
+     * bvec, and in the state loop tab[n + C - 1] for the chunk's n tokens. */
+    TirValue *dtab, *tab_last;
     /* Bt is the ring of the per-key decay's one input, scanned in place;
      * Bbuf is then the current chunk's buffer (chunk_top), else NULL. */
     bool bt_ring;
@@ -382,11 +385,15 @@ static TirEx *bvec_at(Fwd *f, TirEx *row) { return tx_vec(P_, f->bvec, f->bvec_o
 static TirEx *bt_at(Fwd *f, TirEx *row, TirEx *key) { return tx_mat(P_, f->Bt, f->Bbuf, row, key); }
 
 static TirEx *tmul(Fwd *f, TirEx *a, TirEx *b) { return tx_bin(P_, TX_MUL, a, b); }
+
 static TirEx *tsub(Fwd *f, TirEx *a, TirEx *b) { return tx_bin(P_, TX_SUB, a, b); }
 static TirEx *texp(Fwd *f, TirEx *a) { return tx_un(P_, TX_EXP, a); }
 static TirEx *trow(Fwd *f) { return tx_row(P_); }
 static TirEx *tcol(Fwd *f) { return tx_col(P_); }
 static TirEx *tic(Fwd *f, int x) { return tx_iconst(P_, x); }
+
+/* tab[idx] of a per-head decay: e^((idx - C + 1) lam), 0 below C - 1. */
+static TirEx *dtab_at(Fwd *f, TirEx *idx) { return tx_vec(P_, f->dtab, NULL, idx); }
 
 /* The reference B[r0 - 1][key] of the diagonal block at rows r0.. (0 for r0 = 0). */
 static TirEx *bt_ref(Fwd *f, TirValue *r0, TirEx *key)
@@ -433,9 +440,12 @@ static void output_tile(Fwd *f, TirValue *c, TirValue *qbuf, TirValue *kbuf, Tir
         D = tir_zero(P_, 16, 8, "D");
         D = tir_mma(P_, D, aq, tir_view(f->Scopy, sbuf, NULL, 0, NULL, f->BV, false, NULL), f->dkp, NULL, NULL, "D");
     }
+    /* e^b_row: b_row = (row + 1) lam of a per-head decay, tab[row + C] */
+    TirEx *brow = NULL;
+    if (sc) brow = f->dtab ? dtab_at(f, tx_bin(P_, TX_IADD, trow(f), tic(f, C))) : texp(f, bvec_at(f, trow(f)));
     if (sc && !f->wg) {
         tir_at(P_, v->decay_expr->loc);
-        TirEx *e = tmul(f, tx_x(P_), texp(f, bvec_at(f, trow(f))));
+        TirEx *e = tmul(f, tx_x(P_), brow);
         O = tir_map(P_, O, r0, 0, NULL, 0, e, "O");
         if (D) D = tir_map(P_, D, r0, 0, NULL, 0, e, "D");
     }
@@ -458,7 +468,7 @@ static void output_tile(Fwd *f, TirValue *c, TirValue *qbuf, TirValue *kbuf, Tir
     Pm = mma(P_, Pm, aqk, tir_view(f->Kop, kbuf, NULL, 0, NULL, 0, true, kxf), f->dkp, lim, NULL, "P");
     if (sc && f->wg) {
         tir_at(P_, v->decay_expr->loc);
-        O = tir_map(P_, O, r0, 0, NULL, 0, tmul(f, tx_x(P_), texp(f, bvec_at(f, trow(f)))), "O");
+        O = tir_map(P_, O, r0, 0, NULL, 0, tmul(f, tx_x(P_), brow), "O");
     }
     if (pk) {
         /* When the gates of the block pass e^-60, the clamped factorization
@@ -475,8 +485,15 @@ static void output_tile(Fwd *f, TirValue *c, TirValue *qbuf, TirValue *kbuf, Tir
     tir_at(P_, v->loc);
     TirEx *keep = tx_bin(P_, TX_ILE, tcol(f), trow(f));
     TirEx *val = tx_x(P_);
-    if (sc) val = tmul(f, val, texp(f, tsub(f, bvec_at(f, trow(f)), bvec_at(f, tcol(f)))));
-    Pm = tir_map(P_, Pm, r0, 0, NULL, 0, tx_select(P_, keep, val, tx_const(P_, 0)), "P");
+    if (f->dtab) {
+        /* e^(b_i - b_j) = tab[i - j + C - 1], 0 past the diagonal: one read
+         * an element (the lane's row - col and an immediate). */
+        val = tmul(f, val, dtab_at(f, tx_bin(P_, TX_IADD, tx_bin(P_, TX_ISUB, trow(f), tcol(f)), tic(f, C - 1))));
+    } else {
+        if (sc) val = tmul(f, val, texp(f, tsub(f, bvec_at(f, trow(f)), bvec_at(f, tcol(f)))));
+        val = tx_select(P_, keep, val, tx_const(P_, 0));
+    }
+    Pm = tir_map(P_, Pm, r0, 0, NULL, 0, val, "P");
     TirValue *Pa = tir_toa(P_, Pm, f->op, "Pa");
     TirOperand av = tir_frag_operand(Pa);
     O = mma(P_, O, av, tir_view(f->Vop, vbuf, NULL, 0, cw, 0, false, NULL), C, NULL, lim, "O");
@@ -524,6 +541,11 @@ static TirEx *state_decay(Fwd *f, TirValue **Sp, TirValue *f0)
         S = tir_map(P_, S, f0, 0, NULL, 0, tmul(f, tx_x(P_), texp(f, last)), "S");
         /* A operand K^T: logical (row = key feature, col = token). */
         kxf = tmul(f, tx_x(P_), texp(f, tsub(f, bt_at(f, tic(f, C - 1), trow(f)), bt_at(f, tcol(f), trow(f)))));
+    } else if (f->dtab) {
+        /* The chunk's n tokens: e^(n lam) and, for token j, e^((n - 1 - j) lam). */
+        TirEx *last = dtab_at(f, tx_scalar(P_, f->tab_last));
+        S = tir_map(P_, S, f0, 0, NULL, 0, tmul(f, tx_x(P_), last), "S");
+        kxf = tmul(f, tx_x(P_), dtab_at(f, tx_bin(P_, TX_ISUB, tx_scalar(P_, f->tab_last), tx_bin(P_, TX_IADD, tcol(f), tic(f, 1)))));
     } else if (v->decay != DECAY_NONE) {
         TirEx *last = bvec_at(f, tic(f, C - 1));
         S = tir_map(P_, S, f0, 0, NULL, 0, tmul(f, tx_x(P_), texp(f, last)), "S");
@@ -807,6 +829,10 @@ static void role_state(Fwd *f)
     TirValue *buf = chunk_top(f, i, c, PART_B);
     TirValue *kb = f->kring ? buf : NULL, *vb = f->vring ? buf : NULL;
     TirValue *sbuf = bini(f, TB_REM, i, 2);
+    if (f->dtab) {
+        TirValue *n_tok = tir_bin(P_, TB_MIN, bin(f, TB_SUB, f->T, bini(f, TB_MUL, c, f->C)), ci(f, f->C), "n_tok");
+        f->tab_last = tir_bin(P_, TB_ADD, n_tok, ci(f, f->C - 1), "tab_last");
+    }
     TirValue *ys[3 * MAX_STATE_TILES];
     if (f->wg) {
         /* The tiles' warpgroup products side by side (one wait for all),
@@ -1027,8 +1053,16 @@ TirProgram *tmpl_fwd(const Variant *v, const KernelConfig *kc, FwdKind kind, Are
      * then a barrier (H200, B4 T4096 H16 D128, bf16, one call: retnet 0.1132
      * -> 0.1116 ms per warp, simple_gla 0.1176 -> 0.1246, so not there). */
     f->bvec_own = v->decay == DECAY_PER_HEAD;
-    if (v->decay == DECAY_PER_TOKEN || v->decay == DECAY_PER_HEAD)
+    /* A per-head decay (b_i = (i + 1) lam) is a table made once, e^(d lam)
+     * for d = -(C - 1) .. C (0 below 0): one read an element, no scan and no
+     * exp in the chunk loop (the split's state pass, which sums the chunks'
+     * decays, keeps the scan). */
+    if (v->decay == DECAY_PER_HEAD && kind != FWD_SPLIT_STATE) {
+        f->dtab = tir_smem(P_, "dtab", TE_F32, 1, 1, 2 * f->C, 0);
+        f->bvec_own = false;
+    } else if (v->decay == DECAY_PER_TOKEN || v->decay == DECAY_PER_HEAD) {
         f->bvec = tir_smem(P_, "b", TE_F32, f->bvec_own ? f->W : 1, 1, f->C, 0);
+    }
     if (v->decay == DECAY_PER_KEY && !f->bt_ring) f->Bt = tir_smem(P_, "B", TE_F32, 1, f->C, f->dkp, 8);
     /* Both roles as warpgroups (the output role's four warps of 16 rows:
      * out_plan gives warp w rows 16 w) on wgmma where the target has it:
@@ -1086,6 +1120,13 @@ TirProgram *tmpl_fwd(const Variant *v, const KernelConfig *kc, FwdKind kind, Are
         int n = env_of(f, v->scale, false, NULL, env);
         f->scale = v->scale->type.known ? tir_f32(P_, v->scale->type.value)
                                         : tir_la_scalar(P_, v->scale, env, n, f->b, f->h, "scale");
+    }
+    if (f->dtab) {
+        tir_at(P_, v->decay_expr->loc);
+        TirEnv env[1024];
+        int n = env_of(f, v->decay_expr, false, NULL, env);
+        TirValue *lam = tir_la_scalar(P_, v->decay_expr, env, n, f->b, f->h, "lam");
+        tir_decay_table(P_, f->dtab, lam, f->C - 1);
     }
     tir_at(P_, v->loc);
     if (f->norm) {

@@ -53,6 +53,12 @@ cases=(
   # Steep gates: a per-key decay of about -5 a token takes every sub-chunk
   # past the clamp (60) and into GLA's exact diagonal path.
   "gla|bf16|warps=8|2,300,4 3,129,2|--gate-scale 100"
+  # simple_gla with steeper gates (a chunk's decay spans about 30, and
+  # about 300), per warp and as warpgroups.
+  "simple_gla|bf16||2,300,4|--gate-scale 10"
+  "simple_gla|bf16|warps=8 block_v=64 stages=3|2,300,4 3,129,2|--gate-scale 10"
+  "simple_gla|bf16|warps=8 block_v=64 stages=3|2,300,4|--gate-scale 100"
+  "simple_gla|bf16|block_v=32 stages=2|2,300,4|--gate-scale 100"
   # Output segments of several state segments (the split's grp > 1), the
   # last ones short: T = 1000 is 16 chunks, 6 state segments of 3 in 2
   # output segments; 777 is 13 chunks, 5 state segments.

@@ -385,7 +385,6 @@ static TirEx *bvec_at(Fwd *f, TirEx *row) { return tx_vec(P_, f->bvec, f->bvec_o
 static TirEx *bt_at(Fwd *f, TirEx *row, TirEx *key) { return tx_mat(P_, f->Bt, f->Bbuf, row, key); }
 
 static TirEx *tmul(Fwd *f, TirEx *a, TirEx *b) { return tx_bin(P_, TX_MUL, a, b); }
-
 static TirEx *tsub(Fwd *f, TirEx *a, TirEx *b) { return tx_bin(P_, TX_SUB, a, b); }
 static TirEx *texp(Fwd *f, TirEx *a) { return tx_un(P_, TX_EXP, a); }
 static TirEx *trow(Fwd *f) { return tx_row(P_); }

@@ -76,6 +76,9 @@ cases=(
   "linear_norm|bf16|block_v=64 stages=3|2,300,4 3,129,2"
   "linear_norm|f16|block_v=64 stages=2 K=64 V=64|2,300,4"
   "linear_norm|bf16|block_v=64 stages=3|2,1000,4|--segments 2 --state-segments 6"
+  # The normalizer with a per-head decay's table (tests/gpu/retnet_norm.la).
+  "retnet_norm|bf16|block_v=64|2,300,4 3,129,2"
+  "retnet_norm|bf16|block_v=32|2,300,4|--segments 2 --state-segments 4"
 )
 if [ "$quick" = "--quick" ]; then cases=("${cases[0]}" "${cases[12]}" "${cases[15]}" "${cases[18]}" "${cases[23]}"); fi
 for c in "${cases[@]}"; do

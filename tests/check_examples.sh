@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # check_examples.sh LAC REPO_ROOT: every example is a working, documented file.
 #
-# The ten variants of dsl_examples/ must all be there; each must pass
+# The eleven variants of dsl_examples/ must all be there; each must pass
 # `lac check -Werror`, open with a '#' comment header that gives its shapes
 # and the `lac check` command that runs it (STYLE.md, practice 11), and run
 # through the float64 reference at an odd shape (T = 17 is no multiple of any
@@ -14,7 +14,7 @@ if [ $# -ne 2 ]; then
 fi
 lac=$1
 dir=$2/dsl_examples
-expected=(linear linear_elu retnet lightning simple_gla gla based cosformer hedgehog mamba2)
+expected=(linear linear_norm linear_elu retnet lightning simple_gla gla based cosformer hedgehog mamba2)
 
 passed=0
 failed=0

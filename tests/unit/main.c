@@ -55,6 +55,7 @@ int main(void)
     srunner_add_suite(sr, sema_suite());
     srunner_add_suite(sr, ref_suite());
     srunner_add_suite(sr, request_suite());
+    srunner_add_suite(sr, tir_suite());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);

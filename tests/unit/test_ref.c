@@ -397,6 +397,14 @@ static void feat_linear(const Run *r, const Example *ex, int b, int h, Closed *c
     c->scale = 1 / sqrt((double)ex->K);
 }
 
+/* fla's chunk_linear_attn(normalize=True): no map, a normalizer. */
+static void feat_linear_norm(const Run *r, const Example *ex, int b, int h, Closed *c)
+{
+    feat_linear(r, ex, b, h, c);
+    c->normalize = true;
+    c->eps = 1e-6;
+}
+
 static double elu1(double x) { return x > 0 ? x + 1 : exp(x); } /* elu(x) + 1 */
 
 static void feat_linear_elu(const Run *r, const Example *ex, int b, int h, Closed *c)
@@ -719,6 +727,8 @@ static void feat_gla_norm(const Run *r, const Example *ex, int b, int h, Closed 
 static const Example EXAMPLES[] = {
     {"dsl_examples/linear.la", NULL, "linear", {OV("K", 8), OV("V", 6)}, 2, 8, 6, 8, 6, 0, 0,
      feat_linear},
+    {"dsl_examples/linear_norm.la", NULL, "linear_norm", {OV("K", 8), OV("V", 6)}, 2, 8, 6, 8, 6, 0,
+     0, feat_linear_norm},
     {"dsl_examples/linear_elu.la", NULL, "linear_elu", {OV("K", 8), OV("V", 6)}, 2, 8, 6, 8, 6, 0,
      0, feat_linear_elu},
     {"dsl_examples/retnet.la", NULL, "retnet", {OV("K", 8), OV("V", 6)}, 2, 8, 6, 8, 6, 0, 0,
@@ -1192,6 +1202,29 @@ START_TEST(test_fill_inputs)
         ck_assert_msg(!(u->variant->inputs[i]->roles & ROLE_LOG_GATE),
                       "mamba2 input %s is marked a log-space gate", u->variant->inputs[i]->name);
     unit_free(u);
+
+    /* A normalized variant's q and k used as they are are nonnegative (q.z
+     * keeps one sign); through a feature map (linear_elu), or without a
+     * normalizer (linear), they are N(0, 1). */
+    const char *pos[3] = {"linear_norm", "linear_elu", "linear"};
+    for (int e = 0; e < 3; e++) {
+        u = example_compile(example_named(pos[e]));
+        r = run_new(u, 2, 40, 2, 11);
+        for (int i = 0; i < 2; i++) {
+            int yi = input_find(u->variant, i ? "k" : "q");
+            const Symbol *y = u->variant->inputs[yi];
+            bool want = e == 0;
+            ck_assert_msg(((y->roles & ROLE_POSITIVE) != 0) == want, "%s input %s: ROLE_POSITIVE is %s", pos[e],
+                          y->name, want ? "unset" : "set");
+            size_t n = ref_input_numel(u->variant, yi, 2, 40, 2), neg = 0;
+            const double *x = r->p.inputs[yi];
+            for (size_t j = 0; j < n; j++) neg += x[j] < 0;
+            ck_assert_msg(want ? neg == 0 : neg > n / 4, "%s input %s: %zu of %zu values negative", pos[e], y->name, neg,
+                          n);
+        }
+        run_free(r);
+        unit_free(u);
+    }
 
     /* Weights [R, C] and [H, R, C] are N(0, 1/R). */
     u = compile_checked("weights", unit_compile(SRC_WEIGHTS, NULL, 0));

@@ -17,6 +17,7 @@ Suite *parser_suite(void);
 Suite *sema_suite(void);
 Suite *ref_suite(void);
 Suite *request_suite(void);
+Suite *tir_suite(void);
 
 /* One compilation of a source string: arena, diagnostics, AST, Variant. */
 typedef struct Unit {

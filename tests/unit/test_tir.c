@@ -1,0 +1,197 @@
+/*
+ * test_tir.c: the tile IR (compiler/tir.c) and what the forward template
+ * (templates/fwd_state.c) makes of two variants: the verifier's rules for
+ * cat, cols and dtab, a swizzled tile of a normalizer's 72 columns, the
+ * warpgroup normalizer of linear_norm and the decay table of retnet.
+ */
+#include "unit.h"
+
+/* A program to build ops into, for the variant of dsl_examples/NAME.la. */
+typedef struct Prog {
+    Unit *u;
+    TirProgram *p;
+    Diags d;
+} Prog;
+
+static Prog *prog_new(const char *relpath)
+{
+    Prog *g = calloc(1, sizeof *g);
+    g->u = unit_compile_file(relpath, NULL, 0);
+    ck_assert_ptr_nonnull(g->u->variant);
+    diags_init(&g->d, &g->u->arena);
+    g->p = tir_program_new(&g->u->arena, g->u->variant, "t", 256);
+    return g;
+}
+
+static void prog_free(Prog *g)
+{
+    unit_free(g->u);
+    free(g);
+}
+
+/* tir_verify's verdict, and its message in `msg` (plain rendering). */
+static bool prog_verify(Prog *g, char *msg, size_t n)
+{
+    tir_layout_smem(g->p);
+    bool ok = tir_verify(g->p, &g->d);
+    StrBuf b;
+    strbuf_init(&b);
+    diags_render(&g->d, DIAG_FORMAT_PLAIN, &b);
+    snprintf(msg, n, "%s", b.data ? b.data : "");
+    strbuf_free(&b);
+    return ok;
+}
+
+START_TEST(cat_and_cols)
+{
+    Prog *g = prog_new("dsl_examples/linear.la");
+    TirValue *s = tir_zero(g->p, 16, 64, "S"), *z = tir_zero(g->p, 16, 8, "Z");
+    TirValue *sz = tir_cat(g->p, s, z, "SZ");
+    ck_assert_int_eq(sz->cols, 72);
+    ck_assert_int_eq(sz->rows, 16);
+    TirValue *back = tir_cols(g->p, sz, 64, 8, "Z");
+    ck_assert_int_eq(back->cols, 8);
+    char msg[512];
+    ck_assert_msg(prog_verify(g, msg, sizeof msg), "%s", msg);
+    prog_free(g);
+}
+END_TEST
+
+START_TEST(cols_outside_is_refused)
+{
+    Prog *g = prog_new("dsl_examples/linear.la");
+    TirValue *s = tir_zero(g->p, 16, 64, "S");
+    tir_cols(g->p, s, 64, 8, "past");
+    char msg[512];
+    ck_assert(!prog_verify(g, msg, sizeof msg));
+    ck_assert_msg(strstr(msg, "cols is not whole 8-column tiles inside its ACC fragment"), "%s", msg);
+    prog_free(g);
+}
+END_TEST
+
+START_TEST(cat_of_other_rows_is_refused)
+{
+    Prog *g = prog_new("dsl_examples/linear.la");
+    tir_cat(g->p, tir_zero(g->p, 16, 64, "S"), tir_zero(g->p, 32, 8, "Z"), "SZ");
+    char msg[512];
+    ck_assert(!prog_verify(g, msg, sizeof msg));
+    ck_assert_msg(strstr(msg, "cat needs two ACC fragments of the same rows"), "%s", msg);
+    prog_free(g);
+}
+END_TEST
+
+START_TEST(dtab_rules)
+{
+    Prog *g = prog_new("dsl_examples/retnet.la");
+    TirValue *tab = tir_smem(g->p, "dtab", TE_F32, 1, 1, 128, 0);
+    tir_decay_table(g->p, tab, tir_f32(g->p, -0.03), 63);
+    char msg[512];
+    ck_assert_msg(prog_verify(g, msg, sizeof msg), "%s", msg);
+    prog_free(g);
+
+    g = prog_new("dsl_examples/retnet.la");
+    tab = tir_smem(g->p, "dtab", TE_BF16, 1, 1, 128, 0);
+    tir_decay_table(g->p, tab, tir_f32(g->p, -0.03), 63);
+    ck_assert(!prog_verify(g, msg, sizeof msg));
+    ck_assert_msg(strstr(msg, "a decay table is one f32 row"), "%s", msg);
+    prog_free(g);
+}
+END_TEST
+
+START_TEST(swizzled_normalizer_columns)
+{
+    /* 72 columns take two 64-column blocks: each buffer rows x 256 bytes,
+     * and the next tile starts on a 1024-byte atom after both buffers. */
+    Prog *g = prog_new("dsl_examples/linear.la");
+    TirValue *v = tir_smem(g->p, "v", TE_BF16, 2, 64, 72, 8);
+    tir_smem_swizzle(v);
+    TirValue *next = tir_smem(g->p, "next", TE_BF16, 1, 64, 64, 8);
+    tir_smem_swizzle(next);
+    tir_layout_smem(g->p);
+    ck_assert_int_eq(v->stride, 128);
+    ck_assert_int_eq(v->offset, 0);
+    ck_assert_int_eq(next->offset, 2 * 64 * 128 * 2);
+    prog_free(g);
+}
+END_TEST
+
+/* How many ops of `kind` the block holds, inside loops and branches. */
+static int count_ops(const TirBlock *bl, TirOpKind kind, int *wide_wg)
+{
+    int n = 0;
+    for (int i = 0; i < bl->n; i++) {
+        const TirOp *op = bl->ops[i];
+        if (op->kind == kind) n++;
+        if (op->kind == TIR_MMA && op->wg && op->args[0]->cols == 72 && wide_wg) (*wide_wg)++;
+        n += count_ops(&op->body, kind, wide_wg);
+        n += count_ops(&op->orelse, kind, wide_wg);
+    }
+    return n;
+}
+
+/* The template's program of dsl_examples/NAME.la at warps 8, block_v 64, stages 2. */
+static TirProgram *fwd_of(Unit *u, FwdKind kind, KernelInfo *info)
+{
+    KernelConfig kc = kernel_config_default(u->variant);
+    kc.warps = 8;
+    kc.block_v = 64;
+    kc.stages = 2;
+    TirProgram *p = tmpl_fwd(u->variant, &kc, kind, &u->arena, &u->diags, info);
+    ck_assert_msg(p != NULL, "%s", u->rendered);
+    ck_assert(tir_verify(p, &u->diags));
+    return p;
+}
+
+START_TEST(linear_norm_warpgroup)
+{
+    /* q.z beside O: the products into O and S are m64n72 (Q S_prev, P V,
+     * and the state's K^T V for each of its two 64-row tiles); z rides in
+     * S between cat and cols. */
+    Unit *u = unit_compile_file("dsl_examples/linear_norm.la", NULL, 0);
+    ck_assert_ptr_nonnull(u->variant);
+    KernelInfo info;
+    TirProgram *p = fwd_of(u, FWD_FULL, &info);
+    int wide = 0;
+    ck_assert_int_gt(count_ops(&p->top, TIR_MMA, &wide), 0);
+    ck_assert(p->has_wg);
+    ck_assert_int_eq(wide, 4);
+    ck_assert_int_eq(count_ops(&p->top, TIR_CAT, NULL), 2);  /* the two state tiles */
+    ck_assert_int_eq(count_ops(&p->top, TIR_COLS, NULL), 5); /* O, and S and Z of each tile */
+    ck_assert(info.norm);
+    unit_free(u);
+}
+END_TEST
+
+START_TEST(retnet_decay_table)
+{
+    /* The state-on-chip kernel reads its decay from the table (no scan in
+     * the loop); the split's state pass still scans. */
+    Unit *u = unit_compile_file("dsl_examples/retnet.la", NULL, 0);
+    ck_assert_ptr_nonnull(u->variant);
+    KernelInfo info;
+    TirProgram *p = fwd_of(u, FWD_FULL, &info);
+    ck_assert_int_eq(count_ops(&p->top, TIR_DTAB, NULL), 1);
+    ck_assert_int_eq(count_ops(&p->top, TIR_SCAN_TOKEN, NULL), 0);
+    p = fwd_of(u, FWD_SPLIT_OUT, &info);
+    ck_assert_int_eq(count_ops(&p->top, TIR_DTAB, NULL), 1);
+    p = fwd_of(u, FWD_SPLIT_STATE, &info);
+    ck_assert_int_eq(count_ops(&p->top, TIR_DTAB, NULL), 0);
+    ck_assert_int_gt(count_ops(&p->top, TIR_SCAN_TOKEN, NULL), 0);
+    unit_free(u);
+}
+END_TEST
+
+Suite *tir_suite(void)
+{
+    Suite *s = suite_create("tir");
+    TCase *tc = tcase_create("tir");
+    tcase_add_test(tc, cat_and_cols);
+    tcase_add_test(tc, cols_outside_is_refused);
+    tcase_add_test(tc, cat_of_other_rows_is_refused);
+    tcase_add_test(tc, dtab_rules);
+    tcase_add_test(tc, swizzled_normalizer_columns);
+    tcase_add_test(tc, linear_norm_warpgroup);
+    tcase_add_test(tc, retnet_decay_table);
+    suite_add_tcase(s, tc);
+    return s;
+}

@@ -278,6 +278,50 @@ static int cmd_check(const Options *o)
     return rc;
 }
 
+/* Do the tile programs of configuration kc build for the target (the
+ * state's registers, shared memory)? If not, why (the first error, into
+ * why[n] when why is given). */
+static bool config_fits(const Variant *v, const KernelConfig *kc, const char *arch, char *why, size_t n)
+{
+    Arena qa;
+    arena_init(&qa);
+    Diags quiet;
+    diags_init(&quiet, &qa);
+    bool ok = codegen_forward_ptx(v, kc, arch, NULL, NULL, NULL, &qa, &quiet);
+    if (why) snprintf(why, n, "%s", !ok && quiet.first ? quiet.first->msg : "");
+    arena_free(&qa);
+    return ok;
+}
+
+/* When the configuration asked for does not fit these head dims or this
+ * target (`--set K=256` with a default of block_v 64), the first one of the
+ * tuning space that does, with what --set leaves open, and a warning that
+ * says so; if none fits, kc stays and its errors follow. */
+static void fallback_config(const Variant *v, const Options *o, KernelConfig *kc, Diags *d)
+{
+    char why[512];
+    if (config_fits(v, kc, o->arch, why, sizeof why)) return;
+    enum { MAXC = 4096 };
+    KernelConfig *cfgs = malloc(sizeof *cfgs * MAXC);
+    if (!cfgs) return;
+    int n = compile_configs(v, &o->sets, cfgs, MAXC);
+    for (int i = 0; i < n; i++) {
+        if (!config_fits(v, &cfgs[i], o->arch, NULL, 0)) continue;
+        char want[160], got[160];
+        kernel_config_format(kc, want, sizeof want);
+        kernel_config_format(&cfgs[i], got, sizeof got);
+        Diag *g = diag_warning(d, v->loc, "the configuration %s does not fit K = %d, V = %d on %s; compiling %s, "
+                                          "the first of the tuning space that does",
+                               want, v->dk, v->dv, o->arch, got);
+        diag_note_noloc(d, g, "the configuration asked for: %s", why);
+        diag_note_noloc(d, g, "--set the tile settings to choose another (`lac compile --all-configs` lists "
+                              "what fits)");
+        *kc = cfgs[i];
+        break;
+    }
+    free(cfgs);
+}
+
 /* Front end, then the code generator: PTX (and LLVM IR, tile IR) of the forward. */
 static bool compile_forward(const SrcFile *src, const Options *o, Arena *a, Diags *d, StrBuf *ptx,
                             StrBuf *ir, StrBuf *tir)
@@ -286,6 +330,8 @@ static bool compile_forward(const SrcFile *src, const Options *o, Arena *a, Diag
     if (!fe.variant || failed(d, o)) return false;
     KernelConfig kc;
     if (!compile_config(fe.variant, &o->sets, &kc, d)) return false;
+    fallback_config(fe.variant, o, &kc, d);
+    if (failed(d, o)) return false;
     return codegen_forward_ptx(fe.variant, &kc, o->arch, ptx, ir, tir, a, d);
 }
 

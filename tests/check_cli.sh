@@ -200,6 +200,20 @@ expect "dump without --tokens or --ast -> 2" 2 "dump takes one of"
 run version
 expect "version -> 0 and names LLVM 19" 0 "LLVM 19\." "$out"
 
+# --- compile: a default configuration that does not fit the head dims ----------
+run compile "$ex/linear.la" -o "$tmp/k256.ptx" --arch sm_90a --set K=256 --set V=128
+expect "compile at K = 256 -> 0, the first configuration that fits, with a warning" 0 \
+  "warning: the configuration .*block_v=64.* does not fit K = 256, V = 128 on sm_90a; compiling .*block_v=32"
+if grep -q "^// lac-kernel .* block_v=32 dk=256 dv=128 .*stages=2" "$tmp/k256.ptx" 2>/dev/null; then
+  pass "the PTX is of the configuration named (block_v 32, stages 2)"
+else
+  fail "the PTX is of the configuration named (block_v 32, stages 2)"
+fi
+run compile "$ex/linear.la" -o "$tmp/k256.ptx" --arch sm_90a --set K=256 --set V=128 -Werror
+expect "-Werror turns that warning into exit 1" 1 "warning: the configuration"
+run compile "$ex/linear.la" -o "$tmp/k256.ptx" --arch sm_90a --set K=256 --set V=128 --set block_v=64
+expect "a block_v pinned by --set is kept: exit 1 with the reason" 1 "at most 96 fit in registers"
+
 echo
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -295,8 +295,10 @@ static bool config_fits(const Variant *v, const KernelConfig *kc, const char *ar
 
 /* When the configuration asked for does not fit these head dims or this
  * target (`--set K=256` with a default of block_v 64), the first one of the
- * tuning space that does, with what --set leaves open, and a warning that
- * says so; if none fits, kc stays and its errors follow. */
+ * tuning space that does, with what --set leaves open, then the same with
+ * one stage (no prefetch: slower, and the smallest rings) when stages is
+ * not pinned; a warning says which. If none fits, kc stays and its errors
+ * follow. */
 static void fallback_config(const Variant *v, const Options *o, KernelConfig *kc, Diags *d)
 {
     char why[512];
@@ -305,19 +307,26 @@ static void fallback_config(const Variant *v, const Options *o, KernelConfig *kc
     KernelConfig *cfgs = malloc(sizeof *cfgs * MAXC);
     if (!cfgs) return;
     int n = compile_configs(v, &o->sets, cfgs, MAXC);
-    for (int i = 0; i < n; i++) {
-        if (!config_fits(v, &cfgs[i], o->arch, NULL, 0)) continue;
-        char want[160], got[160];
-        kernel_config_format(kc, want, sizeof want);
-        kernel_config_format(&cfgs[i], got, sizeof got);
-        Diag *g = diag_warning(d, v->loc, "the configuration %s does not fit K = %d, V = %d on %s; compiling %s, "
-                                          "the first of the tuning space that does",
-                               want, v->dk, v->dv, o->arch, got);
-        diag_note_noloc(d, g, "the configuration asked for: %s", why);
-        diag_note_noloc(d, g, "--set the tile settings to choose another (`lac compile --all-configs` lists "
-                              "what fits)");
-        *kc = cfgs[i];
-        break;
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 1 && o->sets.knob[KNOB_STAGES]) break;
+        for (int i = 0; i < n; i++) {
+            KernelConfig c = cfgs[i];
+            if (pass == 1) c.stages = 1;
+            if (!config_fits(v, &c, o->arch, NULL, 0)) continue;
+            char want[160], got[160];
+            kernel_config_format(kc, want, sizeof want);
+            kernel_config_format(&c, got, sizeof got);
+            Diag *g = diag_warning(d, v->loc, "the configuration %s does not fit K = %d, V = %d on %s; compiling %s, %s",
+                                   want, v->dk, v->dv, o->arch, got,
+                                   pass == 0 ? "the first of the tuning space that does"
+                                             : "the first of the tuning space that does with one stage (no prefetch)");
+            diag_note_noloc(d, g, "the configuration asked for: %s", why);
+            diag_note_noloc(d, g, "--set the tile settings to choose another (`lac compile --all-configs` lists "
+                                  "what fits)");
+            *kc = c;
+            free(cfgs);
+            return;
+        }
     }
     free(cfgs);
 }

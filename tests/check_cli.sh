@@ -213,6 +213,11 @@ run compile "$ex/linear.la" -o "$tmp/k256.ptx" --arch sm_90a --set K=256 --set V
 expect "-Werror turns that warning into exit 1" 1 "warning: the configuration"
 run compile "$ex/linear.la" -o "$tmp/k256.ptx" --arch sm_90a --set K=256 --set V=128 --set block_v=64
 expect "a block_v pinned by --set is kept: exit 1 with the reason" 1 "at most 96 fit in registers"
+run compile "$ex/linear_elu.la" -o "$tmp/elu256.ptx" --arch sm_90a --set K=256 --set V=128
+expect "compile where no configuration of the tuning space fits -> 0 with one stage" 0 \
+  "compiling .*block_v=32 warps=8 stages=1, the first of the tuning space that does with one stage"
+run compile "$ex/linear_elu.la" -o "$tmp/elu256.ptx" --arch sm_90a --set K=256 --set V=128 --set stages=2
+expect "... but not when stages is pinned: exit 1, shared memory" 1 "needs [0-9]+ bytes of shared memory"
 
 echo
 echo "$passed passed, $failed failed"

@@ -308,10 +308,12 @@ static void fallback_config(const Variant *v, const Options *o, KernelConfig *kc
     if (!cfgs) return;
     int n = compile_configs(v, &o->sets, cfgs, MAXC);
     for (int pass = 0; pass < 2; pass++) {
-        if (pass == 1 && o->sets.knob[KNOB_STAGES]) break;
+        if (pass == 1) {
+            if (o->sets.knob[KNOB_STAGES]) break;
+            n = compile_configs_one_stage(cfgs, n);
+        }
         for (int i = 0; i < n; i++) {
             KernelConfig c = cfgs[i];
-            if (pass == 1) c.stages = 1;
             if (!config_fits(v, &c, o->arch, NULL, 0)) continue;
             char want[160], got[160];
             kernel_config_format(kc, want, sizeof want);

@@ -832,6 +832,10 @@ bool compile_config(const Variant *v, const CompileSets *cs, KernelConfig *kc, D
 /* The configurations of the tuning space with the pinned knobs (valid,
  * distinct, the default first); at most max; returns how many. */
 int compile_configs(const Variant *v, const CompileSets *cs, KernelConfig *out, int max);
+/* cfgs[0..n) with one stage each (no prefetch, the smallest rings),
+ * duplicates dropped, in place; returns the new count. The fallback of
+ * `lac compile` and of the runtime when nothing of the tuning space fits. */
+int compile_configs_one_stage(KernelConfig *cfgs, int n);
 /* "chunk=64 subchunk=16 block_k=128 block_v=64 warps=8 stages=3" */
 void kernel_config_format(const KernelConfig *kc, char *out, size_t n);
 

@@ -122,6 +122,19 @@ int compile_configs(const Variant *v, const CompileSets *cs, KernelConfig *out, 
     return n;
 }
 
+int compile_configs_one_stage(KernelConfig *cfgs, int n)
+{
+    int m = 0;
+    for (int i = 0; i < n; i++) {
+        KernelConfig c = cfgs[i];
+        c.stages = 1;
+        bool dup = false;
+        for (int j = 0; j < m && !dup; j++) dup = config_eq(&cfgs[j], &c);
+        if (!dup) cfgs[m++] = c;
+    }
+    return m;
+}
+
 void kernel_config_format(const KernelConfig *kc, char *out, size_t n)
 {
     snprintf(out, n, "chunk=%d subchunk=%d block_k=%d block_v=%d warps=%d stages=%d", kc->chunk, kc->subchunk,

@@ -285,6 +285,22 @@ static lac_status diags_fail(lac_status st, const Diags *d, const char *what)
     return r;
 }
 
+/* Do the tile programs of some configuration build for `arch` (the state's
+ * registers, shared memory)? Diagnostics go nowhere. */
+static bool any_config_fits(const Variant *v, const KernelConfig *cfgs, int n, const char *arch)
+{
+    bool ok = false;
+    for (int i = 0; i < n && !ok; i++) {
+        Arena qa;
+        arena_init(&qa);
+        Diags quiet;
+        diags_init(&quiet, &qa);
+        ok = codegen_forward_ptx(v, &cfgs[i], arch, NULL, NULL, NULL, &qa, &quiet);
+        arena_free(&qa);
+    }
+    return ok;
+}
+
 static lac_status variant_init(lac_variant *lv, const char *name, const char *text, size_t len,
                                const char *const *sets, int nsets)
 {
@@ -318,6 +334,14 @@ static lac_status variant_init(lac_variant *lv, const char *name, const char *te
     KernelConfig def;
     if (!compile_config(lv->v, &lv->sets, &def, &d)) return diags_fail(LAC_ERR_INVALID, &d, name);
     lv->nconfigs = compile_configs(lv->v, &lv->sets, cfgs, RT_MAX_CONFIGS);
+    /* As `lac compile`: when nothing of the tuning space builds for this
+     * target at these head dims (linear_elu at K = 256), the candidates are
+     * the same configurations with one stage, unless --set pinned stages. */
+    if (!lv->sets.knob[KNOB_STAGES] && !any_config_fits(lv->v, cfgs, lv->nconfigs, lv->cx->arch)) {
+        lv->nconfigs = compile_configs_one_stage(cfgs, lv->nconfigs);
+        rt_say(lv->cx, "%s: no configuration of the tuning space fits K = %d, V = %d on %s; trying them with one stage",
+               name, lv->v->dk, lv->v->dv, lv->cx->arch);
+    }
     for (int i = 0; i < lv->nconfigs; i++) lv->mods[i].kc = cfgs[i];
     Sha256 h;
     sha256_init(&h);

@@ -24,7 +24,7 @@
 #include "lac_runtime.h"
 
 static char cache[1024];
-static char linear_path[4096];
+static char linear_path[4096], elu_path[4096];
 static const char *fake;
 
 static void fresh_cache(void)
@@ -300,6 +300,42 @@ START_TEST(pinned_knob)
 }
 END_TEST
 
+/* linear_elu at K = 256: no configuration of its tuning space (block_v 32
+ * and 64, stages 2 and 3) fits sm_90's shared memory, so the candidates are
+ * the two block_v with one stage, and the default of them builds; with
+ * stages pinned at 2 nothing builds. At K = 128 the space stays. */
+START_TEST(one_stage_fallback)
+{
+    fresh_cache();
+    lac_context *cx = context(LAC_TUNE_NEVER);
+    const char *sets[] = {"K=256", "V=128", "stages=2"};
+    lac_variant *v = NULL;
+    ck_assert_msg(lac_variant_load(cx, elu_path, sets, 2, &v) == LAC_OK, "%s", lac_last_error());
+    lac_variant_info info;
+    lac_variant_get_info(v, &info);
+    ck_assert_int_eq(info.nconfigs, 2);
+    /* The fake driver knows linear's kernels only: that the PTX was built
+     * shows as a module without the kernel's name. */
+    lac_tune_result r;
+    ck_assert_int_ne(lac_tune(v, 1, 64, 2, 0, &r), LAC_OK);
+    ck_assert_msg(strstr(lac_last_error(), "the module has no state-on-chip kernel"), "%s", lac_last_error());
+    lac_variant_destroy(v);
+    ck_assert_msg(lac_variant_load(cx, elu_path, sets, 3, &v) == LAC_OK, "%s", lac_last_error());
+    lac_variant_get_info(v, &info);
+    ck_assert_int_eq(info.nconfigs, 2); /* block_v 32 and 64 at two stages */
+    ck_assert_int_ne(lac_tune(v, 1, 64, 2, 0, &r), LAC_OK);
+    ck_assert_msg(strstr(lac_last_error(), "bytes of shared memory"), "%s", lac_last_error());
+    lac_variant_destroy(v);
+    const char *fit[] = {"K=128", "V=128"};
+    ck_assert_msg(lac_variant_load(cx, elu_path, fit, 2, &v) == LAC_OK, "%s", lac_last_error());
+    lac_variant_get_info(v, &info);
+    ck_assert_int_eq(info.nconfigs, 4);
+    lac_variant_destroy(v);
+    lac_context_destroy(cx);
+    remove_cache();
+}
+END_TEST
+
 START_TEST(source_errors)
 {
     fresh_cache();
@@ -540,6 +576,7 @@ static Suite *api_suite(void)
     tcase_add_test(t, no_driver);
     tcase_add_test(t, compile_offline);
     tcase_add_test(t, threads_share_a_variant);
+    tcase_add_test(t, one_stage_fallback);
     suite_add_tcase(s, t);
     return s;
 }
@@ -553,6 +590,7 @@ int main(void)
         return 2;
     }
     snprintf(linear_path, sizeof linear_path, "%s/dsl_examples/linear.la", src);
+    snprintf(elu_path, sizeof elu_path, "%s/dsl_examples/linear_elu.la", src);
     SRunner *r = srunner_create(api_suite());
     srunner_run_all(r, CK_NORMAL);
     int failed = srunner_ntests_failed(r);

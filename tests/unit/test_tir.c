@@ -57,15 +57,20 @@ START_TEST(cat_and_cols)
 }
 END_TEST
 
+/* The verifier refuses g's program with a message containing `want`; frees g. */
+static void expect_refused(Prog *g, const char *want)
+{
+    char msg[512];
+    ck_assert(!prog_verify(g, msg, sizeof msg));
+    ck_assert_msg(strstr(msg, want), "%s", msg);
+    prog_free(g);
+}
+
 START_TEST(cols_outside_is_refused)
 {
     Prog *g = prog_new("dsl_examples/linear.la");
-    TirValue *s = tir_zero(g->p, 16, 64, "S");
-    tir_cols(g->p, s, 64, 8, "past");
-    char msg[512];
-    ck_assert(!prog_verify(g, msg, sizeof msg));
-    ck_assert_msg(strstr(msg, "cols is not whole 8-column tiles inside its ACC fragment"), "%s", msg);
-    prog_free(g);
+    tir_cols(g->p, tir_zero(g->p, 16, 64, "S"), 64, 8, "past");
+    expect_refused(g, "cols is not whole 8-column tiles inside its ACC fragment");
 }
 END_TEST
 
@@ -73,10 +78,7 @@ START_TEST(cat_of_other_rows_is_refused)
 {
     Prog *g = prog_new("dsl_examples/linear.la");
     tir_cat(g->p, tir_zero(g->p, 16, 64, "S"), tir_zero(g->p, 32, 8, "Z"), "SZ");
-    char msg[512];
-    ck_assert(!prog_verify(g, msg, sizeof msg));
-    ck_assert_msg(strstr(msg, "cat needs two ACC fragments of the same rows"), "%s", msg);
-    prog_free(g);
+    expect_refused(g, "cat needs two ACC fragments of the same rows");
 }
 END_TEST
 
@@ -92,9 +94,7 @@ START_TEST(dtab_rules)
     g = prog_new("dsl_examples/retnet.la");
     tab = tir_smem(g->p, "dtab", TE_BF16, 1, 1, 128, 0);
     tir_decay_table(g->p, tab, tir_f32(g->p, -0.03), 63);
-    ck_assert(!prog_verify(g, msg, sizeof msg));
-    ck_assert_msg(strstr(msg, "a decay table is one f32 row"), "%s", msg);
-    prog_free(g);
+    expect_refused(g, "a decay table is one f32 row");
 }
 END_TEST
 

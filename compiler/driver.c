@@ -278,21 +278,6 @@ static int cmd_check(const Options *o)
     return rc;
 }
 
-/* Do the tile programs of configuration kc build for the target (the
- * state's registers, shared memory)? If not, why (the first error, into
- * why[n] when why is given). */
-static bool config_fits(const Variant *v, const KernelConfig *kc, const char *arch, char *why, size_t n)
-{
-    Arena qa;
-    arena_init(&qa);
-    Diags quiet;
-    diags_init(&quiet, &qa);
-    bool ok = codegen_forward_ptx(v, kc, arch, NULL, NULL, NULL, &qa, &quiet);
-    if (why) snprintf(why, n, "%s", !ok && quiet.first ? quiet.first->msg : "");
-    arena_free(&qa);
-    return ok;
-}
-
 /* When the configuration asked for does not fit these head dims or this
  * target (`--set K=256` with a default of block_v 64), the first one of the
  * tuning space that does, with what --set leaves open, then the same with
@@ -302,7 +287,7 @@ static bool config_fits(const Variant *v, const KernelConfig *kc, const char *ar
 static void fallback_config(const Variant *v, const Options *o, KernelConfig *kc, Diags *d)
 {
     char why[512];
-    if (config_fits(v, kc, o->arch, why, sizeof why)) return;
+    if (codegen_config_fits(v, kc, o->arch, why, sizeof why)) return;
     enum { MAXC = 4096 };
     KernelConfig *cfgs = malloc(sizeof *cfgs * MAXC);
     if (!cfgs) return;
@@ -313,11 +298,10 @@ static void fallback_config(const Variant *v, const Options *o, KernelConfig *kc
             n = compile_configs_one_stage(cfgs, n);
         }
         for (int i = 0; i < n; i++) {
-            KernelConfig c = cfgs[i];
-            if (!config_fits(v, &c, o->arch, NULL, 0)) continue;
+            if (!codegen_config_fits(v, &cfgs[i], o->arch, NULL, 0)) continue;
             char want[160], got[160];
             kernel_config_format(kc, want, sizeof want);
-            kernel_config_format(&c, got, sizeof got);
+            kernel_config_format(&cfgs[i], got, sizeof got);
             Diag *g = diag_warning(d, v->loc, "the configuration %s does not fit K = %d, V = %d on %s; compiling %s, %s",
                                    want, v->dk, v->dv, o->arch, got,
                                    pass == 0 ? "the first of the tuning space that does"
@@ -325,7 +309,7 @@ static void fallback_config(const Variant *v, const Options *o, KernelConfig *kc
             diag_note_noloc(d, g, "the configuration asked for: %s", why);
             diag_note_noloc(d, g, "--set the tile settings to choose another (`lac compile --all-configs` lists "
                                   "what fits)");
-            *kc = c;
+            *kc = cfgs[i];
             free(cfgs);
             return;
         }

@@ -159,3 +159,15 @@ done:
     LLVMDisposeTargetMachine(tm);
     return ok;
 }
+
+bool codegen_config_fits(const Variant *v, const KernelConfig *kc, const char *arch, char *why, size_t n)
+{
+    Arena qa;
+    arena_init(&qa);
+    Diags quiet;
+    diags_init(&quiet, &qa);
+    bool ok = codegen_forward_ptx(v, kc, arch, NULL, NULL, NULL, &qa, &quiet);
+    if (why) snprintf(why, n, "%s", !ok && quiet.first ? quiet.first->msg : "");
+    arena_free(&qa);
+    return ok;
+}

@@ -808,6 +808,11 @@ TirProgram *tmpl_fwd(const Variant *v, const KernelConfig *kc, FwdKind kind, Are
  * located errors. */
 bool codegen_forward_ptx(const Variant *v, const KernelConfig *kc, const char *arch, StrBuf *ptx,
                          StrBuf *llvm_ir, StrBuf *tir, Arena *a, Diags *d);
+/* Do the tile programs of configuration kc build for `arch` (the state's
+ * registers, shared memory: what rules a configuration out before LLVM)?
+ * Diagnostics go nowhere; the first error's text into why[n] when why is
+ * given. */
+bool codegen_config_fits(const Variant *v, const KernelConfig *kc, const char *arch, char *why, size_t n);
 
 /* ========================================================================
  * compile requests (request.c): what `lac compile`, the runtime and the GPU

@@ -285,20 +285,12 @@ static lac_status diags_fail(lac_status st, const Diags *d, const char *what)
     return r;
 }
 
-/* Do the tile programs of some configuration build for `arch` (the state's
- * registers, shared memory)? Diagnostics go nowhere. */
+/* Does some configuration of cfgs[0..n) build for `arch`? */
 static bool any_config_fits(const Variant *v, const KernelConfig *cfgs, int n, const char *arch)
 {
-    bool ok = false;
-    for (int i = 0; i < n && !ok; i++) {
-        Arena qa;
-        arena_init(&qa);
-        Diags quiet;
-        diags_init(&quiet, &qa);
-        ok = codegen_forward_ptx(v, &cfgs[i], arch, NULL, NULL, NULL, &qa, &quiet);
-        arena_free(&qa);
-    }
-    return ok;
+    for (int i = 0; i < n; i++)
+        if (codegen_config_fits(v, &cfgs[i], arch, NULL, 0)) return true;
+    return false;
 }
 
 static lac_status variant_init(lac_variant *lv, const char *name, const char *text, size_t len,

@@ -482,7 +482,6 @@ static void output_tile(Fwd *f, TirValue *c, TirValue *qbuf, TirValue *kbuf, Tir
         Pm = iff->results[0];
     }
     tir_at(P_, v->loc);
-    TirEx *keep = tx_bin(P_, TX_ILE, tcol(f), trow(f));
     TirEx *val = tx_x(P_);
     if (f->dtab) {
         /* e^(b_i - b_j) = tab[i - j + C - 1], 0 past the diagonal: one read
@@ -490,7 +489,7 @@ static void output_tile(Fwd *f, TirValue *c, TirValue *qbuf, TirValue *kbuf, Tir
         val = tmul(f, val, dtab_at(f, tx_bin(P_, TX_IADD, tx_bin(P_, TX_ISUB, trow(f), tcol(f)), tic(f, C - 1))));
     } else {
         if (sc) val = tmul(f, val, texp(f, tsub(f, bvec_at(f, trow(f)), bvec_at(f, tcol(f)))));
-        val = tx_select(P_, keep, val, tx_const(P_, 0));
+        val = tx_select(P_, tx_bin(P_, TX_ILE, tcol(f), trow(f)), val, tx_const(P_, 0));
     }
     Pm = tir_map(P_, Pm, r0, 0, NULL, 0, val, "P");
     TirValue *Pa = tir_toa(P_, Pm, f->op, "Pa");

@@ -482,7 +482,9 @@ bool npy_write_f64(const char *path, const double *data, const int *dims, int nd
  * them (docs/design.md section 8 describes the ops).
  * ======================================================================== */
 
-typedef enum TirType { TT_I32, TT_F32, TT_BOOL, TT_SMEM, TT_FRAG, TT_GMEM } TirType;
+/* TT_LANES: `cols` f32 a thread, lane l's holding tokens l * cols + q of a
+ * chunk (ld.token; what a token scan reads in place of its staged rows). */
+typedef enum TirType { TT_I32, TT_F32, TT_BOOL, TT_SMEM, TT_FRAG, TT_GMEM, TT_LANES } TirType;
 /* Element types of tiles. TE_SPLIT is fp32 carried as two bf16 planes,
  * hi = bf16(x) and lo = bf16(x - hi), multiplied with three mma.sync (the
  * fp32 path: about 16 bits of mantissa). */
@@ -559,7 +561,7 @@ typedef enum TirOpKind {
     TIR_SMEM, TIR_FILL,
     TIR_COPY, TIR_COMMIT, TIR_WAIT, TIR_BARRIER,
     TIR_ZERO, TIR_MMA, TIR_MAP, TIR_TOA, TIR_CAT, TIR_COLS, TIR_DTAB, TIR_STS, TIR_STG, TIR_LDSTATE, TIR_STSTATE,
-    TIR_SCAN_TOKEN, TIR_SCAN_KEY, TIR_ROWMAP, TIR_ANY, TIR_GLA_DIAG,
+    TIR_LDTOKEN, TIR_SCAN_TOKEN, TIR_SCAN_KEY, TIR_ROWMAP, TIR_ANY, TIR_GLA_DIAG,
     TIR_FOR, TIR_IF, TIR_YIELD,
 } TirOpKind;
 
@@ -574,10 +576,11 @@ typedef struct TirBlock {
 } TirBlock;
 
 /* An input that a .la expression reads, as the op sees it: staged in shared
- * memory (`tile`, buffer `buf`) or read from global memory (`tile` NULL). */
+ * memory (`tile`, buffer `buf`), loaded already (`lanes`, token scans only)
+ * or read from global memory (both NULL). */
 typedef struct TirEnv {
     const Symbol *input;
-    struct TirValue *tile, *buf, *gmem;
+    struct TirValue *tile, *buf, *gmem, *lanes;
 } TirEnv;
 
 struct TirOp {
@@ -692,12 +695,18 @@ TirValue *tir_ldstate(TirProgram *p, TirValue *ptr, int rows, int cols, TirValue
 /* The inverse, for columns < ncols of the fragment (vec: column 0). */
 void tir_ststate(TirProgram *p, TirValue *frag, int ncols, TirValue *ptr, TirValue *idx, int rec, int base,
                  int nrows, int ld, TirValue *row0, int roff, TirValue *col0, int coff, bool vec);
+/* Lane l of every thread that reaches it loads src[b, t, h] for the tokens
+ * t = t0 + l * per + q, q < per, of a [B, T, H] input (t clamped to T - 1:
+ * a scan zeroes the tokens past T). Used only by a later token scan's env
+ * (`lanes`), so that the loads are in flight while other work runs. */
+TirValue *tir_ldtoken(TirProgram *p, TirValue *src, TirValue *b, TirValue *h, TirValue *t0, TirValue *T,
+                      int per, const char *name);
 /* Inclusive prefix sum of the per-token decay of the chunk into vec: by the
- * warp at thread thr_lo into buffer 0, or (per_warp) by every warp of
- * threads [thr_lo, thr_lo + thr_n) into the buffer of its own warp index
- * (no barrier: each warp reads only its own copy). */
-void tir_scan_token(TirProgram *p, TirValue *vec, const Expr *decay, TirEnv *env, int nenv, TirValue *b,
-                    TirValue *h, TirValue *t0, TirValue *T, int thr_lo, int thr_n, bool per_warp);
+ * warp at thread thr_lo into buffer buf (NULL: 0), or (per_warp) by every
+ * warp of threads [thr_lo, thr_lo + thr_n) into the buffer of its own warp
+ * index (no barrier: each warp reads only its own copy). */
+void tir_scan_token(TirProgram *p, TirValue *vec, TirValue *buf, const Expr *decay, TirEnv *env, int nenv,
+                    TirValue *b, TirValue *h, TirValue *t0, TirValue *T, int thr_lo, int thr_n, bool per_warp);
 /* Inclusive prefix sum down the rows of the per-key decay into tile[buf]
  * (f32; buf NULL for buffer 0). Each thread walks one column, reading the
  * decay's inputs at a row before it writes that row, so tile may be the

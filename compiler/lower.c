@@ -1124,6 +1124,7 @@ typedef struct LaCtx {
     LLVMValueRef row;  /* the chunk row (i32) */
     LLVMValueRef c0;   /* global channel of local channel 0 (value blocks), or NULL */
     LLVMValueRef h;
+    int q;             /* token scans: the lane's token of an env's `lanes` */
 } LaCtx;
 
 static const TirEnv *env_find(const TirOp *op, const Symbol *y)
@@ -1152,6 +1153,7 @@ static LLVMValueRef la_load(void *ctxp, const Symbol *y, int j, LLVMValueRef jr)
     const TirEnv *en = env_find(x->op, y);
     LAC_ASSERT(en != NULL);
     LLVMValueRef col = j >= 0 ? ci(L, j) : jr;
+    if (en->lanes) return LLVMBuildExtractElement(B_, vi(L, en->lanes), ci(L, x->q), "");
     if (en->tile) {
         if (y->layout == LAYOUT_TOKEN) col = ci(L, 0);
         return load_f32_smem(L, en->tile, en->buf ? vi(L, en->buf) : NULL, x->row, col);
@@ -1200,12 +1202,33 @@ static void lower_la_scalar(Low *L, const TirOp *op)
     L->vals[op->res->id].v = cg_la(L->cg, op->la, 0, NULL, &env);
 }
 
+/* One f32 a token of [B, T, H] for tokens t0 + lane * per + q, as a vector
+ * <per x f32>: plain loads, which a later scan waits for. */
+static void lower_ldtoken(Low *L, const TirOp *op)
+{
+    Cg *cg = L->cg;
+    const TirValue *src = op->args[0];
+    LLVMValueRef b = vi(L, op->args[1]), h = vi(L, op->args[2]), t0 = vi(L, op->args[3]), T = vi(L, op->args[4]);
+    int per = op->res->cols;
+    LLVMValueRef r = LLVMGetUndef(LLVMVectorType(cg->t_f32, (unsigned)per));
+    LLVMValueRef last = addc(L, T, -1);
+    for (int q = 0; q < per; q++) {
+        LLVMValueRef t = add(L, t0, addc(L, mulc(L, L->lane, per), q));
+        t = LLVMBuildSelect(B_, slt(L, t, T), t, last, "");
+        LLVMValueRef idx = LLVMBuildAdd(B_, LLVMBuildMul(B_, sext(L, add(L, mul(L, b, cg->T), t)), sext(L, cg->H), ""),
+                                        sext(L, h), "");
+        r = LLVMBuildInsertElement(B_, r, gload_f32(L, src, idx), ci(L, q), "");
+    }
+    L->vals[op->res->id].v = r;
+}
+
 /* Per-token decay, its inclusive prefix sum over the chunk: one warp. */
 static void lower_scan_token(Low *L, const TirOp *op)
 {
     Cg *cg = L->cg;
     const TirValue *vec = op->args[0];
     LLVMValueRef b = vi(L, op->args[1]), h = vi(L, op->args[2]), t0 = vi(L, op->args[3]), T = vi(L, op->args[4]);
+    LLVMValueRef buf = op->args[5] ? vi(L, op->args[5]) : NULL;
     int C = vec->cols, per = C / 32;
     LAC_ASSERT(C % 32 == 0 && per <= 8);
     bool per_warp = op->ival;
@@ -1223,6 +1246,7 @@ static void lower_scan_token(Low *L, const TirOp *op)
         CgLaEnv env;
         la_env(L, &x, &env, op, b, h, t);
         x.row = r;
+        x.q = q;
         LLVMValueRef v = LLVMBuildSelect(B_, ok, cg_la(cg, op->la, 0, NULL, &env), cf(L, 0), "");
         run = run ? LLVMBuildFAdd(B_, run, v, "") : v;
         d[q] = run;
@@ -1237,7 +1261,7 @@ static void lower_scan_token(Low *L, const TirOp *op)
     for (int q = 0; q < per; q++) {
         LLVMValueRef r = addc(L, mulc(L, L->lane, per), q);
         LLVMBuildStore(B_, LLVMBuildFAdd(B_, excl, d[q], ""),
-                       sptr(L, smem_elem(L, vec, per_warp ? L->warp : NULL, ci(L, 0), r, 0)));
+                       sptr(L, smem_elem(L, vec, per_warp ? L->warp : buf, ci(L, 0), r, 0)));
     }
     /* A copy per warp: its lanes read each other's stores next. */
     if (per_warp) cg_warp_sync(cg);
@@ -1590,6 +1614,7 @@ static void lower_op(Low *L, const TirOp *op)
     case TIR_STG: lower_stg(L, op); break;
     case TIR_LDSTATE: lower_ldstate(L, op); break;
     case TIR_STSTATE: lower_ststate(L, op); break;
+    case TIR_LDTOKEN: lower_ldtoken(L, op); break;
     case TIR_SCAN_TOKEN: lower_scan_token(L, op); break;
     case TIR_SCAN_KEY: lower_scan_key(L, op); break;
     case TIR_ROWMAP: lower_rowmap(L, op); break;

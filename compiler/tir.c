@@ -436,13 +436,26 @@ static void op_env(TirProgram *p, TirOp *op, TirEnv *env, int nenv)
     }
 }
 
-void tir_scan_token(TirProgram *p, TirValue *vec, const Expr *decay, TirEnv *env, int nenv, TirValue *b,
-                    TirValue *h, TirValue *t0, TirValue *T, int thr_lo, int thr_n, bool per_warp)
+TirValue *tir_ldtoken(TirProgram *p, TirValue *src, TirValue *b, TirValue *h, TirValue *t0, TirValue *T,
+                      int per, const char *name)
+{
+    TirOp *op = op_new(p, TIR_LDTOKEN);
+    op->res = value_new(p, TT_LANES, name);
+    op->res->elem = TE_F32;
+    op->res->rows = 1;
+    op->res->cols = per;
+    TirValue *xs[5] = {src, b, h, t0, T};
+    op_args(op, 5, xs);
+    return op->res;
+}
+
+void tir_scan_token(TirProgram *p, TirValue *vec, TirValue *buf, const Expr *decay, TirEnv *env, int nenv,
+                    TirValue *b, TirValue *h, TirValue *t0, TirValue *T, int thr_lo, int thr_n, bool per_warp)
 {
     TirOp *op = op_new(p, TIR_SCAN_TOKEN);
     op->loc = decay->loc;
-    TirValue *xs[5] = {vec, b, h, t0, T};
-    op_args(op, 5, xs);
+    TirValue *xs[6] = {vec, b, h, t0, T, buf};
+    op_args(op, 6, xs);
     op->la = decay;
     op_env(p, op, env, nenv);
     op->thr_lo = thr_lo;
@@ -779,8 +792,19 @@ static void verify_block(Verify *vf, const TirBlock *bl)
                 vfail(vf, op, "a token scan runs on whole warps");
             else if (op->ival && vec->nbuf * 32 < op->thr_lo + op->thr_n)
                 vfail(vf, op, "a token scan per warp needs a buffer for every warp it runs on");
+            else if (op->ival && op->args[5])
+                vfail(vf, op, "a token scan per warp writes its warp's buffer, not a given one");
+            for (int e = 0; e < op->nenv; e++) {
+                const TirValue *ln = op->env[e].lanes;
+                if (ln && (ln->type != TT_LANES || ln->cols * 32 != vec->cols || op->env[e].input->layout != LAYOUT_TOKEN))
+                    vfail(vf, op, "a token scan's loaded input is not one token a lane per 32 rows of the chunk");
+            }
             break;
         }
+        case TIR_LDTOKEN:
+            if (op->args[0]->type != TT_GMEM || !op->args[0]->input || op->args[0]->input->layout != LAYOUT_TOKEN)
+                vfail(vf, op, "ld.token reads a [B, T, H] input");
+            break;
         case TIR_MMA: {
             const TirValue *acc = op->args[0];
             int K = op->ival;
@@ -917,6 +941,7 @@ static void ptype(StrBuf *b, const TirValue *x)
     case TT_GMEM:
         strbuf_printf(b, "%s %s%s", tir_elem_name(x->gelem), x->shape, x->optional ? " or null" : "");
         break;
+    case TT_LANES: strbuf_printf(b, "lanes<f32 x%d>", x->cols); break;
     }
 }
 
@@ -1029,6 +1054,8 @@ static void penv(StrBuf *b, const TirOp *op)
         if (op->env[i].tile) {
             pval(b, op->env[i].tile);
             pbuf(b, op->env[i].buf);
+        } else if (op->env[i].lanes) {
+            pval(b, op->env[i].lanes);
         } else {
             pval(b, op->env[i].gmem);
         }
@@ -1236,10 +1263,23 @@ static void pop(StrBuf *b, const TirOp *op, int ind)
         }
         break;
     }
+    case TIR_LDTOKEN:
+        pdef(b, op->res);
+        strbuf_puts(b, " = ld.token ");
+        pval(b, op->args[0]);
+        strbuf_puts(b, "[");
+        pval(b, op->args[1]);
+        strbuf_puts(b, ", ");
+        pval(b, op->args[3]);
+        strbuf_printf(b, " + %d lane + q, ", op->res->cols);
+        pval(b, op->args[2]);
+        strbuf_puts(b, "] t < ");
+        pval(b, op->args[4]);
+        break;
     case TIR_SCAN_TOKEN: case TIR_SCAN_KEY:
         strbuf_puts(b, op->kind == TIR_SCAN_TOKEN ? "scan.token " : "scan.key ");
         pval(b, op->args[0]);
-        if (op->kind == TIR_SCAN_KEY) pbuf(b, op->args[5]);
+        pbuf(b, op->args[5]);
         strbuf_puts(b, " <- cumsum ");
         pexpr_la(b, op->la);
         penv(b, op);

@@ -75,6 +75,10 @@ typedef struct Fwd {
     const Symbol *qin, *kin, *vin;
     TirValue *bvec, *Bt, *Scopy, *ostage;
     bool bvec_own; /* bvec: a copy per warp, each warp scans its own */
+    /* A per-token decay scanned a chunk ahead (scan_ahead_*): bvec has two
+     * buffers, chunk i's in buffer bplane = i % 2 (set by chunk_top). */
+    bool ahead;
+    TirValue *bplane;
     /* A per-head decay's table (tir_decay_table, offset C - 1) in place of
      * bvec, and in the state loop tab[n + C - 1] for the chunk's n tokens. */
     TirValue *dtab, *tab_last;
@@ -315,7 +319,7 @@ static int env_of(Fwd *f, const Expr *e, bool vblock, TirValue *buf, TirEnv *env
     for (int i = 0; i < f->v->ninputs; i++) {
         if (!used[i]) continue;
         const Symbol *y = f->v->inputs[i];
-        TirEnv x = {y, NULL, NULL, f->in[i]};
+        TirEnv x = {y, NULL, NULL, f->in[i], NULL};
         Staged *s = NULL;
         if (y->layout == LAYOUT_TOKEN_VEC) s = staged_find(f, y, vblock);
         if (y->layout == LAYOUT_TOKEN) s = staged_find(f, y, false);
@@ -379,7 +383,10 @@ static void issue_chunk(Fwd *f, TirValue *c, TirValue *buf, Part part)
 
 /* b_row: the inclusive cumulative log decay of a row of the chunk (scalar),
  * from the calling warp's own copy where it has one. */
-static TirEx *bvec_at(Fwd *f, TirEx *row) { return tx_vec(P_, f->bvec, f->bvec_own ? f->warp : NULL, row); }
+static TirEx *bvec_at(Fwd *f, TirEx *row)
+{
+    return tx_vec(P_, f->bvec, f->bvec_own ? f->warp : f->bplane, row);
+}
 
 /* B[row][key]: the per-key cumulative log decay. */
 static TirEx *bt_at(Fwd *f, TirEx *row, TirEx *key) { return tx_mat(P_, f->Bt, f->Bbuf, row, key); }
@@ -607,9 +614,12 @@ static TirValue *chunk_top(Fwd *f, TirValue *i, TirValue *c, Part part)
     int NS = f->NS;
     TirValue *buf = bini(f, TB_REM, i, NS);
     f->Bbuf = f->bt_ring ? buf : NULL;
+    f->bplane = f->ahead ? bini(f, TB_REM, i, 2) : NULL;
     /* Row maps and the scans of one warp write what both roles read next: a
-     * second barrier (a per-head decay every warp scans for itself). */
-    bool maps = !f->qring || !f->kring || !f->vring || v->decay == DECAY_PER_KEY || v->decay == DECAY_PER_TOKEN;
+     * second barrier (a per-head decay every warp scans for itself; a
+     * per-token one scanned a chunk ahead is there since the last chunk). */
+    bool maps = !f->qring || !f->kring || !f->vring || v->decay == DECAY_PER_KEY ||
+                (v->decay == DECAY_PER_TOKEN && !f->ahead);
     if (NS == 1) {
         tir_barrier(P_);
         issue_chunk(f, c, buf, part);
@@ -630,8 +640,8 @@ static TirValue *chunk_top(Fwd *f, TirValue *i, TirValue *c, Part part)
     if (f->bvec_own) {
         int n = env_of(f, v->decay_expr, false, buf, env);
         bool a = part == PART_A;
-        tir_scan_token(P_, f->bvec, v->decay_expr, env, n, f->b, f->h, t0, f->T, a ? 0 : thr_a, a ? thr_a : thr_b,
-                       true);
+        tir_scan_token(P_, f->bvec, NULL, v->decay_expr, env, n, f->b, f->h, t0, f->T, a ? 0 : thr_a,
+                       a ? thr_a : thr_b, true);
     }
     if (part != PART_B && !f->qring) {
         int n = env_of(f, v->query, false, buf, env);
@@ -654,9 +664,9 @@ static TirValue *chunk_top(Fwd *f, TirValue *i, TirValue *c, Part part)
             tir_rowmap(P_, f->Vop, NULL, v->value, env, n, f->b, f->h, t0, f->T, f->v0, f->BV, f->dv, vlo,
                        thr_b - (vlo - lo));
         }
-        if (v->decay == DECAY_PER_TOKEN) {
+        if (v->decay == DECAY_PER_TOKEN && !f->ahead) {
             int n = env_of(f, v->decay_expr, false, buf, env);
-            tir_scan_token(P_, f->bvec, v->decay_expr, env, n, f->b, f->h, t0, f->T, lo, 32, false);
+            tir_scan_token(P_, f->bvec, NULL, v->decay_expr, env, n, f->b, f->h, t0, f->T, lo, 32, false);
         } else if (v->decay == DECAY_PER_KEY) {
             int n = env_of(f, v->decay_expr, false, buf, env);
             tir_scan_key(P_, f->Bt, f->Bbuf, v->decay_expr, env, n, f->b, f->h, t0, f->T, f->dk, lo, thr_b);
@@ -667,6 +677,36 @@ static TirValue *chunk_top(Fwd *f, TirValue *i, TirValue *c, Part part)
         if (NS > 1) chunk_prefetch(f, i, c, part);
     }
     return buf;
+}
+
+/* A per-token decay a chunk ahead: the state role loads the decay's token
+ * inputs of chunk c + 1 from global memory at the top of chunk c (ld.token,
+ * one token a lane per 32 rows) and its first state warp scans them into
+ * bvec's other buffer once chunk c's state products are issued; the next
+ * chunk's first barrier publishes them. Nothing waits for the scan: no
+ * second barrier, and the loads are in flight during the chunk. */
+static int scan_ahead_load(Fwd *f, TirValue *c, TirEnv *env)
+{
+    const Variant *v = f->v;
+    bool used[1024] = {0};
+    inputs_read(v->decay_expr, used);
+    TirValue *t0 = bini(f, TB_MUL, c, f->C);
+    tir_at(P_, v->decay_expr->loc);
+    int n = 0;
+    for (int i = 0; i < v->ninputs; i++) {
+        if (!used[i]) continue;
+        const Symbol *y = v->inputs[i];
+        TirEnv x = {y, NULL, NULL, f->in[i], NULL};
+        if (y->layout == LAYOUT_TOKEN) x.lanes = tir_ldtoken(P_, f->in[i], f->b, f->h, t0, f->T, f->C / 32, y->name);
+        env[n++] = x;
+    }
+    return n;
+}
+
+static void scan_ahead_scan(Fwd *f, TirValue *c, TirValue *plane, TirEnv *env, int n)
+{
+    tir_scan_token(P_, f->bvec, plane, f->v->decay_expr, env, n, f->b, f->h, bini(f, TB_MUL, c, f->C), f->T,
+                   f->WA * 32, 32, false);
 }
 
 /* The m-tiles (16 output rows each) of output warp wa, and its value columns. */
@@ -782,7 +822,7 @@ static void role_state(Fwd *f)
     int dk = f->dk, dv = f->dv;
     /* Carried per owned tile: S (BV columns), Z (8, normalized), Dt (8, split pass 1). */
     int per_tile = 1 + (f->norm ? 1 : 0) + (split_state ? 1 : 0);
-    TirValue *vals[3 * MAX_STATE_TILES];
+    TirValue *vals[3 * MAX_STATE_TILES + 8]; /* and a scan-ahead decay's inputs */
     TirValue *f0s[MAX_STATE_TILES], *owns[MAX_STATE_TILES];
     int n = 0;
     tir_at(P_, v->loc);
@@ -821,17 +861,45 @@ static void role_state(Fwd *f)
         n = per;
         carry_per = 1;
     }
-    TirOp *loop = tir_for_begin(P_, ci(f, 0), bin(f, TB_SUB, f->c_hi, f->c_lo), n, vals, "i");
+    /* A decay scanned ahead: chunk c_lo's now (the loop's first barrier
+     * publishes it), and chunk c + 1's inputs carried into chunk c in
+     * registers, loaded during chunk c - 1 (a whole chunk for their latency). */
+    TirEnv aenv[1024];
+    int an = 0, nlanes = 0, lane_at[1024];
+    if (f->ahead) {
+        an = scan_ahead_load(f, f->c_lo, aenv);
+        scan_ahead_scan(f, f->c_lo, ci(f, 0), aenv, an);
+        an = scan_ahead_load(f, bini(f, TB_ADD, f->c_lo, 1), aenv);
+        for (int k = 0; k < an; k++)
+            if (aenv[k].lanes) {
+                LAC_ASSERT(nlanes < 8);
+                lane_at[k] = n + nlanes++;
+                vals[lane_at[k]] = aenv[k].lanes;
+            }
+        tir_at(P_, v->loc);
+    }
+    TirOp *loop = tir_for_begin(P_, ci(f, 0), bin(f, TB_SUB, f->c_hi, f->c_lo), n + nlanes, vals, "i");
     TirValue *i = loop->iv;
     TirValue *c = bin(f, TB_ADD, f->c_lo, i);
     TirValue *buf = chunk_top(f, i, c, PART_B);
     TirValue *kb = f->kring ? buf : NULL, *vb = f->vring ? buf : NULL;
     TirValue *sbuf = bini(f, TB_REM, i, 2);
+    TirValue *cnext = NULL, *pnext = NULL;
+    TirEnv anext[1024];
+    if (f->ahead) {
+        cnext = bini(f, TB_ADD, c, 1);
+        pnext = bini(f, TB_REM, bini(f, TB_ADD, i, 1), 2);
+        for (int k = 0; k < an; k++)
+            if (aenv[k].lanes) aenv[k].lanes = loop->carried[lane_at[k]];
+        /* On mma.sync the scan first: the carried inputs die before the
+         * state update's registers are live. */
+        if (!f->wg) scan_ahead_scan(f, cnext, pnext, aenv, an);
+    }
     if (f->dtab) {
         TirValue *n_tok = tir_bin(P_, TB_MIN, bin(f, TB_SUB, f->T, bini(f, TB_MUL, c, f->C)), ci(f, f->C), "n_tok");
         f->tab_last = tir_bin(P_, TB_ADD, n_tok, ci(f, f->C - 1), "tab_last");
     }
-    TirValue *ys[3 * MAX_STATE_TILES];
+    TirValue *ys[3 * MAX_STATE_TILES + 8];
     if (f->wg) {
         /* The tiles' warpgroup products side by side (one wait for all),
          * then the copies for the output warps. */
@@ -843,6 +911,8 @@ static void role_state(Fwd *f)
             kx[t] = state_decay(f, &Sm[t], f0s[t]);
         }
         for (int t = 0; t < per; t++) ys[t] = state_product(f, Sm[t], kx[t], kb, vb, f0s[t], 0);
+        /* While the products run (their wait is at the copies). */
+        if (f->ahead) scan_ahead_scan(f, cnext, pnext, aenv, an);
         for (int t = 0; t < per; t++) tir_sts(P_, ys[t], f->Scopy, sbuf, f0s[t], 0, NULL, 0);
     }
     for (int t = 0; t < per && !f->wg; t++) {
@@ -863,6 +933,14 @@ static void role_state(Fwd *f)
         } else {
             for (int j = 0; j < per_tile; j++) ys[t * per_tile + j] = tile_ys[j];
         }
+    }
+    if (f->ahead) {
+        /* Chunk c + 2's inputs, in flight until chunk c + 1 scans them. */
+        int an2 = scan_ahead_load(f, bini(f, TB_ADD, c, 2), anext);
+        LAC_ASSERT(an2 == an);
+        tir_at(P_, v->loc);
+        for (int k = 0; k < an; k++)
+            if (anext[k].lanes) ys[lane_at[k]] = anext[k].lanes;
     }
     tir_for_end(P_, ys);
     /* The final state, or the segment's record. */
@@ -1036,7 +1114,30 @@ TirProgram *tmpl_fwd(const Variant *v, const KernelConfig *kc, FwdKind kind, Are
             f->bt_ring = true;
         }
     }
-    if (v->decay_expr) stage_reads(f, v->decay_expr, false);
+    /* Both roles as warpgroups (the output role's four warps of 16 rows:
+     * out_plan gives warp w rows 16 w) on wgmma where the target has it:
+     * operands as they are, in 128-byte-swizzled tiles (64-column blocks).
+     * K of 64 or 128: at 192 the three state tiles' products side by side
+     * need more than 255 registers (ptxas spills), which the mma.sync path
+     * does not. */
+    bool wg = f->WA == 4 && f->C == 64 && (ope == TE_BF16 || ope == TE_F16) && f->qring && f->kring && f->vring &&
+              v->decay != DECAY_PER_KEY && (f->dkp == 64 || f->dkp == 128) && f->BV == 64 && kind != FWD_SPLIT_STATE;
+    /* A per-token decay of [B, T, H] and per-head inputs is scanned a chunk
+     * ahead from global memory (scan_ahead_load), so its inputs need no ring
+     * (mamba2's dt is staged for its value map all the same). In the
+     * warpgroup form only: on mma.sync the carried inputs cost mamba2 a
+     * spill on sm_80 (block_v 32, three stages), and nothing was measured
+     * there. */
+    if (v->decay == DECAY_PER_TOKEN && wg) {
+        bool used[1024] = {0};
+        inputs_read(v->decay_expr, used);
+        f->ahead = true;
+        for (int i = 0; i < v->ninputs; i++)
+            if (used[i] && (v->inputs[i]->layout == LAYOUT_TOKEN_VEC || v->inputs[i]->layout == LAYOUT_HEAD_MAT ||
+                            v->inputs[i]->layout == LAYOUT_SHARED_MAT))
+                f->ahead = false;
+    }
+    if (v->decay_expr && !f->ahead) stage_reads(f, v->decay_expr, false);
     if (kind != FWD_SPLIT_STATE && !f->qring) f->Qop = tir_smem(P_, "qf", ope, 1, f->C, f->dkp, 8);
     if (!f->kring) f->Kop = tir_smem(P_, "kf", ope, 1, f->C, f->dkp, 8);
     /* A mapped value (mamba2's v * delta) is a product the kernel rounds;
@@ -1059,17 +1160,10 @@ TirProgram *tmpl_fwd(const Variant *v, const KernelConfig *kc, FwdKind kind, Are
         f->dtab = tir_smem(P_, "dtab", TE_F32, 1, 1, 2 * f->C, 0);
         f->bvec_own = false;
     } else if (v->decay == DECAY_PER_TOKEN || v->decay == DECAY_PER_HEAD) {
-        f->bvec = tir_smem(P_, "b", TE_F32, f->bvec_own ? f->W : 1, 1, f->C, 0);
+        f->bvec = tir_smem(P_, "b", TE_F32, f->bvec_own ? f->W : f->ahead ? 2 : 1, 1, f->C, 0);
     }
     if (v->decay == DECAY_PER_KEY && !f->bt_ring) f->Bt = tir_smem(P_, "B", TE_F32, 1, f->C, f->dkp, 8);
-    /* Both roles as warpgroups (the output role's four warps of 16 rows:
-     * out_plan gives warp w rows 16 w) on wgmma where the target has it:
-     * operands as they are, in 128-byte-swizzled tiles (64-column blocks).
-     * K of 64 or 128: at 192 the three state tiles' products side by side
-     * need more than 255 registers (ptxas spills), which the mma.sync path
-     * does not. */
-    f->wg = f->WA == 4 && f->C == 64 && (ope == TE_BF16 || ope == TE_F16) && f->qring && f->kring && f->vring &&
-            v->decay != DECAY_PER_KEY && (f->dkp == 64 || f->dkp == 128) && f->BV == 64 && kind != FWD_SPLIT_STATE;
+    f->wg = wg;
     if (f->wg) {
         tir_smem_swizzle(f->Qop);
         tir_smem_swizzle(f->Kop);

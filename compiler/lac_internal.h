@@ -701,12 +701,22 @@ void tir_ststate(TirProgram *p, TirValue *frag, int ncols, TirValue *ptr, TirVal
  * (`lanes`), so that the loads are in flight while other work runs. */
 TirValue *tir_ldtoken(TirProgram *p, TirValue *src, TirValue *b, TirValue *h, TirValue *t0, TirValue *T,
                       int per, const char *name);
+/* Who runs a token scan (below). */
+typedef enum TirScanMode {
+    SCAN_ONE_WARP, /* the warp at thread thr_lo, into buffer buf */
+    SCAN_PER_WARP, /* every warp of the range, each into its own warp's buffer */
+    SCAN_ALL_WARPS /* every warp of the range, the same values into buffer buf:
+                    * no branch around it, so it may run under a pending
+                    * warpgroup product (ptxas serializes wgmma across a
+                    * divergent path, C7520) */
+} TirScanMode;
 /* Inclusive prefix sum of the per-token decay of the chunk into vec: by the
- * warp at thread thr_lo into buffer buf (NULL: 0), or (per_warp) by every
- * warp of threads [thr_lo, thr_lo + thr_n) into the buffer of its own warp
- * index (no barrier: each warp reads only its own copy). */
+ * warp at thread thr_lo into buffer buf (NULL: 0); per warp by every warp of
+ * threads [thr_lo, thr_lo + thr_n) into the buffer of its own warp index
+ * (no barrier: each warp reads only its own copy); or by all of them into
+ * buf. */
 void tir_scan_token(TirProgram *p, TirValue *vec, TirValue *buf, const Expr *decay, TirEnv *env, int nenv,
-                    TirValue *b, TirValue *h, TirValue *t0, TirValue *T, int thr_lo, int thr_n, bool per_warp);
+                    TirValue *b, TirValue *h, TirValue *t0, TirValue *T, int thr_lo, int thr_n, TirScanMode mode);
 /* Inclusive prefix sum down the rows of the per-key decay into tile[buf]
  * (f32; buf NULL for buffer 0). Each thread walks one column, reading the
  * decay's inputs at a row before it writes that row, so tile may be the

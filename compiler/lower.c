@@ -55,6 +55,7 @@ typedef struct Low {
     /* Warpgroup products committed but not yet waited for: their result
      * registers, rewritten in place by the wait that ends them. */
     LLVMValueRef *pend[4];
+    const TirValue *pendv[4];
     int npend[4], ndeferred;
 } Low;
 
@@ -605,11 +606,61 @@ static bool op_reads(const TirOp *op, const TirValue *x)
     return op->a.v == x || op->b.v == x;
 }
 
+/* Ops a pending warpgroup product's wait may move past: they read no
+ * fragment and touch no shared tile a product reads (scalar arithmetic, the
+ * per-token decay's loads and its scan into b). */
+static bool wg_passable(const TirOp *op)
+{
+    return op->kind == TIR_BIN || op->kind == TIR_LDTOKEN || op->kind == TIR_SCAN_TOKEN;
+}
+
+/* Does op read a pending product's result? */
+static bool wg_reads_pending(const Low *L, const TirOp *op)
+{
+    for (int i = 0; i < L->ndeferred; i++)
+        if (op_reads(op, L->pendv[i])) return true;
+    return false;
+}
+
+/* One wait for every pending product, tied to all their registers (the
+ * wait rewrites them in place, so later reads see the waited values). */
+static void wg_wait_pending(Low *L, LLVMValueRef *r, int n)
+{
+    int tot = n;
+    for (int i = 0; i < L->ndeferred; i++) tot += L->npend[i];
+    LLVMValueRef *all = regs_new(L, tot);
+    int k = 0;
+    for (int i = 0; i < L->ndeferred; i++) {
+        memcpy(all + k, L->pend[i], sizeof(LLVMValueRef) * (size_t)L->npend[i]);
+        k += L->npend[i];
+    }
+    if (n) memcpy(all + k, r, sizeof(LLVMValueRef) * (size_t)n);
+    cg_wgmma_wait(L->cg, all, tot);
+    k = 0;
+    for (int i = 0; i < L->ndeferred; i++) {
+        memcpy(L->pend[i], all + k, sizeof(LLVMValueRef) * (size_t)L->npend[i]);
+        k += L->npend[i];
+    }
+    if (n) memcpy(r, all + k, sizeof(LLVMValueRef) * (size_t)n);
+    L->ndeferred = 0;
+}
+
+/* Before lowering op: the wait of pending products, unless op may run
+ * while they do (wg_passable, or an independent warpgroup product). */
+static void wg_wait_before(Low *L, const TirOp *op)
+{
+    if (L->ndeferred == 0 || wg_passable(op)) return;
+    if (op->kind == TIR_MMA && op->wg && L->cg->wgmma && !wg_reads_pending(L, op)) return;
+    wg_wait_pending(L, NULL, 0);
+}
+
 /* A warpgroup product on wgmma: one fence, the k-steps, one commit and
- * one wait, which is deferred to the next op when that is an independent
- * warpgroup product (its wait then covers both groups). An A operand that
- * is a transposed or transformed view is loaded by each warp (ldmatrix, its
- * 16 rows) into registers first. */
+ * one wait, which is deferred past the ops that follow while they are
+ * independent warpgroup products (one wait then covers all the groups) or
+ * passable ones (wg_passable: the state role's scan of the next chunk's
+ * decay runs under its products). An A operand that is a transposed or
+ * transformed view is loaded by each warp (ldmatrix, its 16 rows) into
+ * registers first. */
 static void lower_mma_wg(Low *L, const TirOp *op)
 {
     const TirValue *acc = op->args[0];
@@ -654,30 +705,15 @@ static void lower_mma_wg(Low *L, const TirOp *op)
     }
     set_frag(L, op->res, r);
     const TirOp *nx = L->next;
-    if (nx && nx->kind == TIR_MMA && nx->wg && !op_reads(nx, op->res) && L->ndeferred < 4) {
+    bool defer = nx && ((nx->kind == TIR_MMA && nx->wg && !op_reads(nx, op->res)) || wg_passable(nx));
+    if (defer && L->ndeferred < 4) {
         cg_wgmma_commit(L->cg);
         L->pend[L->ndeferred] = r;
+        L->pendv[L->ndeferred] = op->res;
         L->npend[L->ndeferred++] = n;
         return;
     }
-    /* One wait for this group and the deferred ones, tied to all their registers. */
-    int tot = n;
-    for (int i = 0; i < L->ndeferred; i++) tot += L->npend[i];
-    LLVMValueRef *all = regs_new(L, tot);
-    int k = 0;
-    for (int i = 0; i < L->ndeferred; i++) {
-        memcpy(all + k, L->pend[i], sizeof(LLVMValueRef) * (size_t)L->npend[i]);
-        k += L->npend[i];
-    }
-    memcpy(all + k, r, sizeof(LLVMValueRef) * (size_t)n);
-    cg_wgmma_wait(L->cg, all, tot);
-    k = 0;
-    for (int i = 0; i < L->ndeferred; i++) {
-        memcpy(L->pend[i], all + k, sizeof(LLVMValueRef) * (size_t)L->npend[i]);
-        k += L->npend[i];
-    }
-    memcpy(r, all + k, sizeof(LLVMValueRef) * (size_t)n);
-    L->ndeferred = 0;
+    wg_wait_pending(L, r, n);
 }
 
 /* The k-steps go outermost: an A block is loaded (and transformed) once and
@@ -1231,11 +1267,15 @@ static void lower_scan_token(Low *L, const TirOp *op)
     LLVMValueRef buf = op->args[5] ? vi(L, op->args[5]) : NULL;
     int C = vec->cols, per = C / 32;
     LAC_ASSERT(C % 32 == 0 && per <= 8);
-    bool per_warp = op->ival;
-    /* The one warp, or (per warp) every warp of the range. */
-    LLVMValueRef w = LLVMBuildSub(B_, L->warp, ci(L, op->thr_lo / 32), "");
-    LLVMValueRef mine = LLVMBuildICmp(B_, LLVMIntULT, w, ci(L, per_warp ? op->thr_n / 32 : 1), "");
-    LLVMBasicBlockRef m = cg_if_begin(cg, mine, "scan");
+    bool per_warp = op->ival == SCAN_PER_WARP;
+    /* The one warp, or every warp of the range; all warps of the range
+     * without a branch (the enclosing role is that range). */
+    LLVMBasicBlockRef m = NULL;
+    if (op->ival != SCAN_ALL_WARPS) {
+        LLVMValueRef w = LLVMBuildSub(B_, L->warp, ci(L, op->thr_lo / 32), "");
+        LLVMValueRef mine = LLVMBuildICmp(B_, LLVMIntULT, w, ci(L, per_warp ? op->thr_n / 32 : 1), "");
+        m = cg_if_begin(cg, mine, "scan");
+    }
     scope_push(L);
     LLVMValueRef d[8], run = NULL;
     for (int q = 0; q < per; q++) {
@@ -1266,7 +1306,7 @@ static void lower_scan_token(Low *L, const TirOp *op)
     /* A copy per warp: its lanes read each other's stores next. */
     if (per_warp) cg_warp_sync(cg);
     scope_pop(L);
-    cg_if_end(cg, m);
+    if (m) cg_if_end(cg, m);
 }
 
 /* Per-key decay: inclusive prefix sums down the rows, one column a thread. */
@@ -1630,9 +1670,10 @@ static void lower_block(Low *L, const TirBlock *bl)
 {
     for (int i = 0; i < bl->n; i++) {
         L->next = i + 1 < bl->n ? bl->ops[i + 1] : NULL;
+        wg_wait_before(L, bl->ops[i]);
         lower_op(L, bl->ops[i]);
     }
-    LAC_ASSERT(L->ndeferred == 0);
+    if (L->ndeferred) wg_wait_pending(L, NULL, 0);
 }
 
 bool lower_program(Cg *cg, const TirProgram *p)

@@ -450,7 +450,7 @@ TirValue *tir_ldtoken(TirProgram *p, TirValue *src, TirValue *b, TirValue *h, Ti
 }
 
 void tir_scan_token(TirProgram *p, TirValue *vec, TirValue *buf, const Expr *decay, TirEnv *env, int nenv,
-                    TirValue *b, TirValue *h, TirValue *t0, TirValue *T, int thr_lo, int thr_n, bool per_warp)
+                    TirValue *b, TirValue *h, TirValue *t0, TirValue *T, int thr_lo, int thr_n, TirScanMode mode)
 {
     TirOp *op = op_new(p, TIR_SCAN_TOKEN);
     op->loc = decay->loc;
@@ -459,8 +459,8 @@ void tir_scan_token(TirProgram *p, TirValue *vec, TirValue *buf, const Expr *dec
     op->la = decay;
     op_env(p, op, env, nenv);
     op->thr_lo = thr_lo;
-    op->thr_n = per_warp ? thr_n : 32;
-    op->ival = per_warp;
+    op->thr_n = mode == SCAN_ONE_WARP ? 32 : thr_n;
+    op->ival = (int)mode;
 }
 
 void tir_scan_key(TirProgram *p, TirValue *tile, TirValue *buf, const Expr *decay, TirEnv *env, int nenv,
@@ -790,9 +790,9 @@ static void verify_block(Verify *vf, const TirBlock *bl)
             const TirValue *vec = op->args[0];
             if (op->thr_lo % 32 || op->thr_n % 32 || op->thr_n < 32)
                 vfail(vf, op, "a token scan runs on whole warps");
-            else if (op->ival && vec->nbuf * 32 < op->thr_lo + op->thr_n)
+            else if (op->ival == SCAN_PER_WARP && vec->nbuf * 32 < op->thr_lo + op->thr_n)
                 vfail(vf, op, "a token scan per warp needs a buffer for every warp it runs on");
-            else if (op->ival && op->args[5])
+            else if (op->ival == SCAN_PER_WARP && op->args[5])
                 vfail(vf, op, "a token scan per warp writes its warp's buffer, not a given one");
             for (int e = 0; e < op->nenv; e++) {
                 const TirValue *ln = op->env[e].lanes;
@@ -1289,7 +1289,8 @@ static void pop(StrBuf *b, const TirOp *op, int ind)
         pval(b, op->args[4]);
         if (op->kind == TIR_SCAN_KEY) strbuf_printf(b, " cols %d", op->ival);
         strbuf_printf(b, " threads %d+%d", op->thr_lo, op->thr_n);
-        if (op->kind == TIR_SCAN_TOKEN && op->ival) strbuf_puts(b, " per warp");
+        if (op->kind == TIR_SCAN_TOKEN && op->ival == SCAN_PER_WARP) strbuf_puts(b, " per warp");
+        if (op->kind == TIR_SCAN_TOKEN && op->ival == SCAN_ALL_WARPS) strbuf_puts(b, " all warps");
         break;
     case TIR_ROWMAP:
         strbuf_puts(b, "rowmap ");

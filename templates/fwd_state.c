@@ -641,7 +641,7 @@ static TirValue *chunk_top(Fwd *f, TirValue *i, TirValue *c, Part part)
         int n = env_of(f, v->decay_expr, false, buf, env);
         bool a = part == PART_A;
         tir_scan_token(P_, f->bvec, NULL, v->decay_expr, env, n, f->b, f->h, t0, f->T, a ? 0 : thr_a,
-                       a ? thr_a : thr_b, true);
+                       a ? thr_a : thr_b, SCAN_PER_WARP);
     }
     if (part != PART_B && !f->qring) {
         int n = env_of(f, v->query, false, buf, env);
@@ -666,7 +666,7 @@ static TirValue *chunk_top(Fwd *f, TirValue *i, TirValue *c, Part part)
         }
         if (v->decay == DECAY_PER_TOKEN && !f->ahead) {
             int n = env_of(f, v->decay_expr, false, buf, env);
-            tir_scan_token(P_, f->bvec, NULL, v->decay_expr, env, n, f->b, f->h, t0, f->T, lo, 32, false);
+            tir_scan_token(P_, f->bvec, NULL, v->decay_expr, env, n, f->b, f->h, t0, f->T, lo, 32, SCAN_ONE_WARP);
         } else if (v->decay == DECAY_PER_KEY) {
             int n = env_of(f, v->decay_expr, false, buf, env);
             tir_scan_key(P_, f->Bt, f->Bbuf, v->decay_expr, env, n, f->b, f->h, t0, f->T, f->dk, lo, thr_b);
@@ -680,11 +680,12 @@ static TirValue *chunk_top(Fwd *f, TirValue *i, TirValue *c, Part part)
 }
 
 /* A per-token decay a chunk ahead: the state role loads the decay's token
- * inputs of chunk c + 1 from global memory at the top of chunk c (ld.token,
- * one token a lane per 32 rows) and its first state warp scans them into
- * bvec's other buffer once chunk c's state products are issued; the next
- * chunk's first barrier publishes them. Nothing waits for the scan: no
- * second barrier, and the loads are in flight during the chunk. */
+ * inputs of chunk c + 2 from global memory at the end of chunk c (ld.token,
+ * one token a lane per 32 rows) and carries them into chunk c + 1, where
+ * every state warp scans them (the same values into bvec's other buffer,
+ * with no branch, so that it runs under the state products) once they are
+ * issued; the next chunk's first barrier publishes them. Nothing waits for
+ * the scan: no second barrier, and the loads have a chunk to arrive. */
 static int scan_ahead_load(Fwd *f, TirValue *c, TirEnv *env)
 {
     const Variant *v = f->v;
@@ -706,7 +707,7 @@ static int scan_ahead_load(Fwd *f, TirValue *c, TirEnv *env)
 static void scan_ahead_scan(Fwd *f, TirValue *c, TirValue *plane, TirEnv *env, int n)
 {
     tir_scan_token(P_, f->bvec, plane, f->v->decay_expr, env, n, f->b, f->h, bini(f, TB_MUL, c, f->C), f->T,
-                   f->WA * 32, 32, false);
+                   f->WA * 32, f->WB * 32, SCAN_ALL_WARPS);
 }
 
 /* The m-tiles (16 output rows each) of output warp wa, and its value columns. */

@@ -10,7 +10,9 @@
 # block_v 64, q, k and v used as they are: linear, linear_norm, retnet,
 # simple_gla and lightning at warps 8, block_v 64), and ptxas must not have to insert a
 # wait between warpgroup products (its C7517 note: the products would run
-# one after the other). A configuration that does not fit a
+# one after the other) nor note any other "Potential Performance Loss" of
+# wgmma (C7520: serialized for a divergent path under a pending product,
+# which a scan in a branch caused). A configuration that does not fit a
 # target's shared memory must be refused by lac with that reason (the
 # autotuner prunes it); every example must compile for each target at some
 # configuration. Skips (77) without ptxas.
@@ -80,6 +82,8 @@ one() {
     echo "FAIL: $name $arch [$sets]: spills: $(printf '%s\n' "$info" | grep -B3 ' [1-9][0-9]* bytes spill' | grep -o "entry function '[a-z_0-9]*'" | tr '\n' ' ')"
   elif printf '%s\n' "$info" | grep -q 'C7517'; then
     echo "FAIL: $name $arch [$sets]: ptxas injected a warpgroup wait: $(printf '%s\n' "$info" | grep 'C7517' | grep -o "function '[a-z_0-9]*'" | tr '\n' ' ')"
+  elif printf '%s\n' "$info" | grep -q 'Potential Performance Loss'; then
+    echo "FAIL: $name $arch [$sets]: ptxas: $(printf '%s\n' "$info" | grep -m1 'Potential Performance Loss' | sed 's/^ptxas info *: //')"
   elif [ "$kernels" -ne 3 ]; then
     echo "FAIL: $name $arch [$sets]: $kernels lac-kernel lines, expected 3 (full, split_state, split_out)"
   elif ! grep -q 'mma.sync.aligned.m16n8k16.row.col.f32.\(bf16.bf16\|f16.f16\).f32\|wgmma.mma_async.sync.aligned' "$ptx"; then

@@ -15,7 +15,8 @@
 # which a scan in a branch caused). A configuration that does not fit a
 # target's shared memory must be refused by lac with that reason (the
 # autotuner prunes it); every example must compile for each target at some
-# configuration. Skips (77) without ptxas.
+# configuration. In the full kernel on wgmma a per-token decay's scan must run
+# under the state products (scan_under_products). Skips (77) without ptxas.
 set -uo pipefail
 lac=$1
 root=$2
@@ -31,6 +32,23 @@ jobs=$(nproc 2>/dev/null || echo 2)
 
 # configs NAME: one "--set k=v ..." line per configuration of the tuning space
 # (--defaults: one empty line, the default configuration).
+
+# In a full kernel on wgmma with a per-token decay's scan (its shfl.sync.up),
+# the scan of the next chunk must run while the state products are pending:
+# a shfl.sync.up after a wgmma.commit_group and before the next wait_group.
+# True where the kernel has no such scan.
+scan_under_products() {
+  awk -v k="$2" '
+    $0 ~ "^.visible .entry " k "\\(" { on = 1; next }
+    on && /^.visible .entry / { on = 0 }
+    !on { next }
+    /wgmma.commit_group/ { pend = 1 }
+    /wgmma.wait_group/ { pend = 0 }
+    /shfl.sync.up/ { scans = 1; if (pend) under = 1 }
+    /wgmma.mma_async/ { wg = 1 }
+    END { exit (wg && scans && !under) ? 1 : 0 }' "$1"
+}
+
 configs() {
   local f=$root/dsl_examples/$1.la sets=() line k vals
   while IFS= read -r line; do
@@ -90,6 +108,8 @@ one() {
     echo "FAIL: $name $arch [$sets]: no mma.sync or wgmma in the PTX"
   elif [ "$arch" != sm_90a ] && grep -q 'wgmma' "$ptx"; then
     echo "FAIL: $name $arch [$sets]: wgmma in PTX for $arch"
+  elif ! scan_under_products "$ptx" "lac_${name}_fwd"; then
+    echo "FAIL: $name $arch [$sets]: the per-token decay's scan waits for the state products (its shfl.sync.up is not between a wgmma commit and the wait)"
   elif ! grep -q 'ldmatrix.sync.aligned' "$ptx" || ! grep -q 'cp.async.cg.shared.global' "$ptx"; then
     echo "FAIL: $name $arch [$sets]: no ldmatrix or cp.async in the PTX"
   else
@@ -98,7 +118,7 @@ one() {
     echo "PASS: $name $arch [$sets]: registers $regs, no spills$wg"
   fi
 }
-export -f one
+export -f one scan_under_products
 export lac root tmp ptxas
 
 list=$tmp/list

@@ -865,8 +865,9 @@ static void role_state(Fwd *f)
     /* A decay scanned ahead: chunk c_lo's now (the loop's first barrier
      * publishes it), and chunk c + 1's inputs carried into chunk c in
      * registers, loaded during chunk c - 1 (a whole chunk for their latency). */
-    TirEnv aenv[1024];
-    int an = 0, nlanes = 0, lane_at[1024];
+    size_t nin = (size_t)v->ninputs + 1;
+    TirEnv *aenv = arena_alloc(P_->a, sizeof(TirEnv) * nin), *anext = arena_alloc(P_->a, sizeof(TirEnv) * nin);
+    int an = 0, nlanes = 0, *lane_at = arena_alloc(P_->a, sizeof(int) * nin);
     if (f->ahead) {
         an = scan_ahead_load(f, f->c_lo, aenv);
         scan_ahead_scan(f, f->c_lo, ci(f, 0), aenv, an);
@@ -886,7 +887,6 @@ static void role_state(Fwd *f)
     TirValue *kb = f->kring ? buf : NULL, *vb = f->vring ? buf : NULL;
     TirValue *sbuf = bini(f, TB_REM, i, 2);
     TirValue *cnext = NULL, *pnext = NULL;
-    TirEnv anext[1024];
     if (f->ahead) {
         cnext = bini(f, TB_ADD, c, 1);
         pnext = bini(f, TB_REM, bini(f, TB_ADD, i, 1), 2);

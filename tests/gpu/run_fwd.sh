@@ -32,6 +32,9 @@ cases=(
   # The warpgroup path's tiles (128-byte swizzle) under the per-warp
   # mma.sync of sm_80 PTX, which the driver runs on any newer GPU.
   "linear|bf16|warps=8 block_v=64 stages=3|3,129,2||sm_80"
+  # The same for simple_gla's decay scanned a chunk ahead (ld.token lanes
+  # carried through the loop, the scan on all state warps).
+  "simple_gla|bf16|warps=8 block_v=64 stages=3|3,129,2 2,300,4||sm_80"
   "retnet|bf16|warps=8 block_v=64 K=64 V=64|2,300,4"
   "linear|f32|block_v=32 stages=1|2,300,4"
   "retnet|bf16||2,300,4 1,1,1"

@@ -2,7 +2,8 @@
  * test_tir.c: the tile IR (compiler/tir.c) and what the forward template
  * (templates/fwd_state.c) makes of two variants: the verifier's rules for
  * cat, cols and dtab, a swizzled tile of a normalizer's 72 columns, the
- * warpgroup normalizer of linear_norm and the decay table of retnet.
+ * warpgroup normalizer of linear_norm, the decay table of retnet, ld.token
+ * and simple_gla's decay scanned a chunk ahead.
  */
 #include "unit.h"
 
@@ -181,6 +182,80 @@ START_TEST(retnet_decay_table)
 }
 END_TEST
 
+/* The input of the unit's variant named `name`. */
+static const Symbol *input_sym(Prog *g, const char *name)
+{
+    const Variant *v = g->u->variant;
+    for (int i = 0; i < v->ninputs; i++)
+        if (strcmp(v->inputs[i]->name, name) == 0) return v->inputs[i];
+    ck_abort_msg("no input %s", name);
+    return NULL;
+}
+
+/* That input as a kernel parameter. */
+static TirValue *input_param(Prog *g, const char *name)
+{
+    const Symbol *y = input_sym(g, name);
+    return tir_param_gmem(g->p, y->name, y, TE_F32, y->layout == LAYOUT_TOKEN ? 1 : y->cols, "[B, T, H]", false);
+}
+
+START_TEST(ldtoken_rules)
+{
+    /* ld.token reads a [B, T, H] input, and a scan takes its lanes only as
+     * one token a lane per 32 rows of the chunk. */
+    Prog *g = prog_new("dsl_examples/simple_gla.la");
+    TirValue *zero = tir_i32(g->p, 0), *T = tir_param_i32(g->p, "T");
+    TirValue *gin = input_param(g, "g");
+    TirValue *lanes = tir_ldtoken(g->p, gin, zero, zero, zero, T, 2, "g");
+    TirValue *b = tir_smem(g->p, "b", TE_F32, 2, 1, 64, 0);
+    TirEnv env = {input_sym(g, "g"), NULL, NULL, gin, lanes};
+    tir_scan_token(g->p, b, tir_i32(g->p, 1), g->u->variant->decay_expr, &env, 1, zero, zero, zero, T, 128, 128,
+                   SCAN_ALL_WARPS);
+    char msg[512];
+    ck_assert_msg(prog_verify(g, msg, sizeof msg), "%s", msg);
+    prog_free(g);
+
+    g = prog_new("dsl_examples/simple_gla.la");
+    zero = tir_i32(g->p, 0);
+    T = tir_param_i32(g->p, "T");
+    tir_ldtoken(g->p, input_param(g, "q"), zero, zero, zero, T, 2, "q");
+    expect_refused(g, "ld.token reads a [B, T, H] input");
+
+    g = prog_new("dsl_examples/simple_gla.la");
+    zero = tir_i32(g->p, 0);
+    T = tir_param_i32(g->p, "T");
+    gin = input_param(g, "g");
+    lanes = tir_ldtoken(g->p, gin, zero, zero, zero, T, 1, "g");
+    b = tir_smem(g->p, "b", TE_F32, 2, 1, 64, 0);
+    TirEnv env1 = {input_sym(g, "g"), NULL, NULL, gin, lanes};
+    tir_scan_token(g->p, b, NULL, g->u->variant->decay_expr, &env1, 1, zero, zero, zero, T, 128, 32, SCAN_ONE_WARP);
+    expect_refused(g, "a token scan's loaded input is not one token a lane per 32 rows of the chunk");
+}
+END_TEST
+
+START_TEST(simple_gla_scan_ahead)
+{
+    /* The warpgroup kernels load g from global memory a chunk ahead (two
+     * chunks before the loop, one in it) and scan it on every state warp;
+     * the split's state pass (mma.sync) keeps g in the ring and one warp's
+     * scan. */
+    Unit *u = unit_compile_file("dsl_examples/simple_gla.la", NULL, 0);
+    ck_assert_ptr_nonnull(u->variant);
+    KernelInfo info;
+    FwdKind kinds[2] = {FWD_FULL, FWD_SPLIT_OUT};
+    for (int k = 0; k < 2; k++) {
+        TirProgram *p = fwd_of(u, kinds[k], &info);
+        ck_assert(p->has_wg);
+        ck_assert_int_eq(count_ops(&p->top, TIR_LDTOKEN, NULL), 3);
+        ck_assert_int_eq(count_ops(&p->top, TIR_SCAN_TOKEN, NULL), 2);
+    }
+    TirProgram *p = fwd_of(u, FWD_SPLIT_STATE, &info);
+    ck_assert_int_eq(count_ops(&p->top, TIR_LDTOKEN, NULL), 0);
+    ck_assert_int_gt(count_ops(&p->top, TIR_SCAN_TOKEN, NULL), 0);
+    unit_free(u);
+}
+END_TEST
+
 Suite *tir_suite(void)
 {
     Suite *s = suite_create("tir");
@@ -192,6 +267,8 @@ Suite *tir_suite(void)
     tcase_add_test(tc, swizzled_normalizer_columns);
     tcase_add_test(tc, linear_norm_warpgroup);
     tcase_add_test(tc, retnet_decay_table);
+    tcase_add_test(tc, ldtoken_rules);
+    tcase_add_test(tc, simple_gla_scan_ahead);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -688,19 +688,15 @@ static TirValue *chunk_top(Fwd *f, TirValue *i, TirValue *c, Part part)
  * the scan: no second barrier, and the loads have a chunk to arrive. */
 static int scan_ahead_load(Fwd *f, TirValue *c, TirEnv *env)
 {
-    const Variant *v = f->v;
-    bool used[1024] = {0};
-    inputs_read(v->decay_expr, used);
+    const Expr *e = f->v->decay_expr;
     TirValue *t0 = bini(f, TB_MUL, c, f->C);
-    tir_at(P_, v->decay_expr->loc);
-    int n = 0;
-    for (int i = 0; i < v->ninputs; i++) {
-        if (!used[i]) continue;
-        const Symbol *y = v->inputs[i];
-        TirEnv x = {y, NULL, NULL, f->in[i], NULL};
-        if (y->layout == LAYOUT_TOKEN) x.lanes = tir_ldtoken(P_, f->in[i], f->b, f->h, t0, f->T, f->C / 32, y->name);
-        env[n++] = x;
-    }
+    tir_at(P_, e->loc);
+    int n = env_of(f, e, false, NULL, env);
+    for (int k = 0; k < n; k++)
+        if (env[k].input->layout == LAYOUT_TOKEN) {
+            env[k].tile = NULL;
+            env[k].lanes = tir_ldtoken(P_, env[k].gmem, f->b, f->h, t0, f->T, f->C / 32, env[k].input->name);
+        }
     return n;
 }
 
@@ -865,10 +861,14 @@ static void role_state(Fwd *f)
     /* A decay scanned ahead: chunk c_lo's now (the loop's first barrier
      * publishes it), and chunk c + 1's inputs carried into chunk c in
      * registers, loaded during chunk c - 1 (a whole chunk for their latency). */
-    size_t nin = (size_t)v->ninputs + 1;
-    TirEnv *aenv = arena_alloc(P_->a, sizeof(TirEnv) * nin), *anext = arena_alloc(P_->a, sizeof(TirEnv) * nin);
-    int an = 0, nlanes = 0, *lane_at = arena_alloc(P_->a, sizeof(int) * nin);
+    TirEnv *aenv = NULL, *anext = NULL;
+    int an = 0, nlanes = 0, *lane_at = NULL;
     if (f->ahead) {
+        LAC_ASSERT(f->wg); /* the loop's scan is under the warpgroup products */
+        size_t nin = (size_t)v->ninputs + 1;
+        aenv = arena_alloc(P_->a, sizeof(TirEnv) * nin);
+        anext = arena_alloc(P_->a, sizeof(TirEnv) * nin);
+        lane_at = arena_alloc(P_->a, sizeof(int) * nin);
         an = scan_ahead_load(f, f->c_lo, aenv);
         scan_ahead_scan(f, f->c_lo, ci(f, 0), aenv, an);
         an = scan_ahead_load(f, bini(f, TB_ADD, f->c_lo, 1), aenv);
@@ -892,9 +892,6 @@ static void role_state(Fwd *f)
         pnext = bini(f, TB_REM, bini(f, TB_ADD, i, 1), 2);
         for (int k = 0; k < an; k++)
             if (aenv[k].lanes) aenv[k].lanes = loop->carried[lane_at[k]];
-        /* On mma.sync the scan first: the carried inputs die before the
-         * state update's registers are live. */
-        if (!f->wg) scan_ahead_scan(f, cnext, pnext, aenv, an);
     }
     if (f->dtab) {
         TirValue *n_tok = tir_bin(P_, TB_MIN, bin(f, TB_SUB, f->T, bini(f, TB_MUL, c, f->C)), ci(f, f->C), "n_tok");

@@ -859,6 +859,14 @@ static void lower_sts(Low *L, const TirOp *op)
     }
 }
 
+/* The token row (b, t, h) of a [B, T, H, ...] tensor, in rows, as i64:
+ * (b T + t) H + h. */
+static LLVMValueRef token_row(Low *L, LLVMValueRef b, LLVMValueRef t, LLVMValueRef h)
+{
+    Cg *cg = L->cg;
+    return LLVMBuildAdd(B_, LLVMBuildMul(B_, sext(L, add(L, mul(L, b, cg->T), t)), sext(L, cg->H), ""), sext(L, h), "");
+}
+
 static LLVMValueRef gptr(Low *L, LLVMValueRef base, LLVMValueRef byte_off64)
 {
     LLVMTypeRef i8 = LLVMInt8TypeInContext(L->cg->ctx);
@@ -899,8 +907,7 @@ static void lower_stg(Low *L, const TirOp *op)
     LLVMValueRef rbase = smem_base(L, stage, op->args[8], NULL, NULL, PAT_NONE, 0);
     /* the row (b, t0, h) in elements, as i64 */
     LLVMValueRef H = cg->H;
-    LLVMValueRef row0 = LLVMBuildAdd(B_, LLVMBuildMul(B_, sext(L, add(L, mul(L, b, cg->T), t0)), sext(L, H), ""),
-                                     sext(L, h), "");
+    LLVMValueRef row0 = token_row(L, b, t0, h);
     LLVMValueRef tok_stride = LLVMBuildMul(B_, sext(L, H), cg_i64(cg, gcols), ""); /* elements between tokens */
     LLVMTypeRef vt = width == 16 ? LLVMVectorType(cg->t_i32, 4) : width == 8 ? LLVMVectorType(cg->t_i32, 2)
                      : width == 4 ? cg->t_i32 : cg->t_i16;
@@ -1052,10 +1059,7 @@ static void lower_copy(Low *L, const TirOp *op)
     int per_row = rowbytes / width, epc = width / eb, nthr = op->thr_n, total = rows * per_row;
     /* The chunk's first row (b, t0, h) in bytes, and the bytes between tokens. */
     LLVMValueRef H = cg->H;
-    LLVMValueRef row_b = LLVMBuildMul(B_,
-                                      LLVMBuildAdd(B_, LLVMBuildMul(B_, sext(L, add(L, mul(L, b, cg->T), t0)), sext(L, H), ""),
-                                                   sext(L, h), ""),
-                                      cg_i64(cg, (long long)gcols * eb), "");
+    LLVMValueRef row_b = LLVMBuildMul(B_, token_row(L, b, t0, h), cg_i64(cg, (long long)gcols * eb), "");
     LLVMValueRef gbase = gptr(L, vi(L, src), row_b);
     LLVMValueRef tok = LLVMBuildMul(B_, sext(L, H), cg_i64(cg, (long long)gcols * eb), "");
     LLVMValueRef dbase = smem_base(L, dst, op->args[1], NULL, NULL, PAT_NONE, 0);
@@ -1251,9 +1255,7 @@ static void lower_ldtoken(Low *L, const TirOp *op)
     for (int q = 0; q < per; q++) {
         LLVMValueRef t = add(L, t0, addc(L, mulc(L, L->lane, per), q));
         t = LLVMBuildSelect(B_, slt(L, t, T), t, last, "");
-        LLVMValueRef idx = LLVMBuildAdd(B_, LLVMBuildMul(B_, sext(L, add(L, mul(L, b, cg->T), t)), sext(L, cg->H), ""),
-                                        sext(L, h), "");
-        r = LLVMBuildInsertElement(B_, r, gload_f32(L, src, idx), ci(L, q), "");
+        r = LLVMBuildInsertElement(B_, r, gload_f32(L, src, token_row(L, b, t, h)), ci(L, q), "");
     }
     L->vals[op->res->id].v = r;
 }

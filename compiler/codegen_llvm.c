@@ -98,6 +98,8 @@ LLVMValueRef cg_exp(Cg *cg, LLVMValueRef x)
     return call1f(cg, "llvm.nvvm.ex2.approx.ftz.f", y);
 }
 
+LLVMValueRef cg_exp2(Cg *cg, LLVMValueRef x) { return call1f(cg, "llvm.nvvm.ex2.approx.ftz.f", x); }
+
 LLVMValueRef cg_log(Cg *cg, LLVMValueRef x)
 {
     LLVMValueRef y = call1f(cg, "llvm.nvvm.lg2.approx.ftz.f", x);
@@ -110,12 +112,21 @@ LLVMValueRef cg_smem_at(Cg *cg, LLVMValueRef byte_off)
     return LLVMBuildGEP2(cg->b, i8, cg->smem, &byte_off, 1, "");
 }
 
+/* Two floats to a packed pair with one cvt.rn.{bf16,f16}x2.f32 (the first
+ * operand is the high half). Two scalar fptruncs and a vector build were
+ * paired by ptxas only when nothing came between them: with a select on
+ * the halves (the causal mask) each element took its own F2FP, a PRMT and
+ * a 16-bit SEL. */
+static LLVMValueRef pack2(Cg *cg, const char *name, LLVMTypeRef v2, LLVMValueRef lo, LLVMValueRef hi)
+{
+    LLVMTypeRef p[2] = {cg->t_f32, cg->t_f32};
+    LLVMValueRef a[2] = {hi, lo};
+    return LLVMBuildBitCast(cg->b, cg_call(cg, name, v2, p, a, 2), cg->t_i32, "");
+}
+
 LLVMValueRef cg_pack_bf16(Cg *cg, LLVMValueRef lo, LLVMValueRef hi)
 {
-    LLVMValueRef v = LLVMGetUndef(cg->t_v2bf16);
-    v = LLVMBuildInsertElement(cg->b, v, LLVMBuildFPTrunc(cg->b, lo, cg->t_bf16, ""), cg_i32(cg, 0), "");
-    v = LLVMBuildInsertElement(cg->b, v, LLVMBuildFPTrunc(cg->b, hi, cg->t_bf16, ""), cg_i32(cg, 1), "");
-    return LLVMBuildBitCast(cg->b, v, cg->t_i32, "");
+    return pack2(cg, "llvm.nvvm.ff2bf16x2.rn", cg->t_v2bf16, lo, hi);
 }
 
 /* bf16 to f32 is exact: the 16 bits become the high half of the f32. As
@@ -131,11 +142,8 @@ void cg_unpack_bf16(Cg *cg, LLVMValueRef packed, LLVMValueRef *lo, LLVMValueRef 
 LLVMValueRef cg_pack(Cg *cg, TirElem e, LLVMValueRef lo, LLVMValueRef hi)
 {
     if (e == TE_BF16 || e == TE_SPLIT) return cg_pack_bf16(cg, lo, hi);
-    LLVMTypeRef h = LLVMHalfTypeInContext(cg->ctx), v2 = LLVMVectorType(h, 2);
-    LLVMValueRef v = LLVMGetUndef(v2);
-    v = LLVMBuildInsertElement(cg->b, v, LLVMBuildFPTrunc(cg->b, lo, h, ""), cg_i32(cg, 0), "");
-    v = LLVMBuildInsertElement(cg->b, v, LLVMBuildFPTrunc(cg->b, hi, h, ""), cg_i32(cg, 1), "");
-    return LLVMBuildBitCast(cg->b, v, cg->t_i32, "");
+    LLVMTypeRef h = LLVMHalfTypeInContext(cg->ctx);
+    return pack2(cg, "llvm.nvvm.ff2f16x2.rn", LLVMVectorType(h, 2), lo, hi);
 }
 
 void cg_unpack(Cg *cg, TirElem e, LLVMValueRef packed, LLVMValueRef *lo, LLVMValueRef *hi)

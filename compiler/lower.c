@@ -322,6 +322,20 @@ typedef struct ExCtx {
     int mt, nt, e; /* the element's slot in an ACC fragment (SLOT, FRAG), or mt < 0 */
 } ExCtx;
 
+/* a <= b (or a < b) of small integers as (base_a - base_b) against the
+ * constant cb - ca: the lane's row and column bases differ once, so the
+ * causal mask's compare of each element takes an immediate (it took the
+ * column's own register, built by a LOP3 a column). */
+static LLVMValueRef icmp_peeled(Low *L, LLVMIntPredicate pred, LLVMValueRef a, LLVMValueRef b)
+{
+    LLVMValueRef ba, bb;
+    long long ca, cb;
+    peel_const(L, a, &ba, &ca);
+    peel_const(L, b, &bb, &cb);
+    LLVMValueRef d = ba && bb ? LLVMBuildSub(B_, ba, bb, "") : ba ? ba : bb ? LLVMBuildNeg(B_, bb, "") : ci(L, 0);
+    return LLVMBuildICmp(B_, pred, d, ci(L, (int)(cb - ca)), "");
+}
+
 static LLVMValueRef ex_eval(Low *L, const TirEx *e, const ExCtx *k)
 {
     Cg *cg = L->cg;
@@ -364,8 +378,8 @@ static LLVMValueRef ex_eval(Low *L, const TirEx *e, const ExCtx *k)
     }
     case TX_IADD: return add(L, a, b);
     case TX_ISUB: return LLVMBuildSub(B_, a, b, "");
-    case TX_ILE: return LLVMBuildICmp(B_, LLVMIntSLE, a, b, "");
-    case TX_ILT: return LLVMBuildICmp(B_, LLVMIntSLT, a, b, "");
+    case TX_ILE: return icmp_peeled(L, LLVMIntSLE, a, b);
+    case TX_ILT: return icmp_peeled(L, LLVMIntSLT, a, b);
     case TX_FGT: return LLVMBuildFCmp(B_, LLVMRealOGT, a, b, "");
     case TX_AND: return LLVMBuildAnd(B_, a, b, "");
     case TX_OR: return LLVMBuildOr(B_, a, b, "");

@@ -527,7 +527,7 @@ typedef struct TirValue {
  * the same element of another fragment of the same shape. */
 typedef enum TirExKind {
     TX_X, TX_ROW, TX_COL, TX_CONST, TX_ICONST, TX_SCALAR, TX_VEC, TX_MAT, TX_SLOT, TX_FRAG,
-    TX_ADD, TX_SUB, TX_MUL, TX_DIV, TX_MAX, TX_MIN, TX_NEG, TX_EXP,
+    TX_ADD, TX_SUB, TX_MUL, TX_DIV, TX_MAX, TX_MIN, TX_NEG, TX_EXP, TX_EXP2,
     TX_IADD, TX_ISUB, TX_ILE, TX_ILT, TX_FGT, TX_AND, TX_OR, TX_SELECT,
 } TirExKind;
 
@@ -714,9 +714,11 @@ typedef enum TirScanMode {
  * warp at thread thr_lo into buffer buf (NULL: 0); per warp by every warp of
  * threads [thr_lo, thr_lo + thr_n) into the buffer of its own warp index
  * (no barrier: each warp reads only its own copy); or by all of them into
- * buf. */
+ * buf. With log2, the sums are stored times log2(e), for readers that take
+ * exp2 of them (one multiply less an element of P). */
 void tir_scan_token(TirProgram *p, TirValue *vec, TirValue *buf, const Expr *decay, TirEnv *env, int nenv,
-                    TirValue *b, TirValue *h, TirValue *t0, TirValue *T, int thr_lo, int thr_n, TirScanMode mode);
+                    TirValue *b, TirValue *h, TirValue *t0, TirValue *T, int thr_lo, int thr_n, TirScanMode mode,
+                    bool log2);
 /* Inclusive prefix sum down the rows of the per-key decay into tile[buf]
  * (f32; buf NULL for buffer 0). Each thread walks one column, reading the
  * decay's inputs at a row before it writes that row, so tile may be the

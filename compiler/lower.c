@@ -358,6 +358,7 @@ static LLVMValueRef ex_eval(Low *L, const TirEx *e, const ExCtx *k)
         return regs(L, e->val)[acc_index(e->val, k->mt, k->nt, k->e)];
     case TX_NEG: return LLVMBuildFNeg(B_, ex_eval(L, e->a, k), "");
     case TX_EXP: return cg_exp(cg, ex_eval(L, e->a, k));
+    case TX_EXP2: return cg_exp2(cg, ex_eval(L, e->a, k));
     default: break;
     }
     LLVMValueRef a = ex_eval(L, e->a, k), b = e->b ? ex_eval(L, e->b, k) : NULL;
@@ -1316,8 +1317,9 @@ static void lower_scan_token(Low *L, const TirOp *op)
     LLVMValueRef excl = LLVMBuildFSub(B_, s, run, "");
     for (int q = 0; q < per; q++) {
         LLVMValueRef r = addc(L, mulc(L, L->lane, per), q);
-        LLVMBuildStore(B_, LLVMBuildFAdd(B_, excl, d[q], ""),
-                       sptr(L, smem_elem(L, vec, per_warp ? L->warp : buf, ci(L, 0), r, 0)));
+        LLVMValueRef sum = LLVMBuildFAdd(B_, excl, d[q], "");
+        if (op->ival2) sum = LLVMBuildFMul(B_, sum, cf(L, 1.4426950408889634 /* log2(e) */), "");
+        LLVMBuildStore(B_, sum, sptr(L, smem_elem(L, vec, per_warp ? L->warp : buf, ci(L, 0), r, 0)));
     }
     /* A copy per warp: its lanes read each other's stores next. */
     if (per_warp) cg_warp_sync(cg);

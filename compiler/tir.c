@@ -25,7 +25,7 @@
  *   LDSTATE    res; ptr, idx, row0, col0; ival roff, ival2 coff, ival3 vec; rec, rec_base;
  *              lim_rows, ld: rows of the record part and its row length (bounds)
  *   STSTATE    frag, ptr, idx, row0, col0; the same, and ival4 ncols
- *   SCAN_TOKEN vec, b, h, t0, T; la; env; thr_lo, thr_n; ival per warp (each warp its buffer)
+ *   SCAN_TOKEN vec, b, h, t0, T, buf; la; env; thr_lo, thr_n; ival TirScanMode, ival2 log2 units
  *   SCAN_KEY   tile, b, h, t0, T; la; env; ival cols; thr_lo, thr_n
  *   ROWMAP     dst, buf, b, h, t0, T, c0; la; env; ival width, ival2 nch; thr_lo, thr_n
  *   ANY        res; row0, col0; ival rows, ival2 cols; ex
@@ -450,7 +450,8 @@ TirValue *tir_ldtoken(TirProgram *p, TirValue *src, TirValue *b, TirValue *h, Ti
 }
 
 void tir_scan_token(TirProgram *p, TirValue *vec, TirValue *buf, const Expr *decay, TirEnv *env, int nenv,
-                    TirValue *b, TirValue *h, TirValue *t0, TirValue *T, int thr_lo, int thr_n, TirScanMode mode)
+                    TirValue *b, TirValue *h, TirValue *t0, TirValue *T, int thr_lo, int thr_n, TirScanMode mode,
+                    bool log2)
 {
     TirOp *op = op_new(p, TIR_SCAN_TOKEN);
     op->loc = decay->loc;
@@ -461,6 +462,7 @@ void tir_scan_token(TirProgram *p, TirValue *vec, TirValue *buf, const Expr *dec
     op->thr_lo = thr_lo;
     op->thr_n = mode == SCAN_ONE_WARP ? 32 : thr_n;
     op->ival = (int)mode;
+    op->ival2 = log2;
 }
 
 void tir_scan_key(TirProgram *p, TirValue *tile, TirValue *buf, const Expr *decay, TirEnv *env, int nenv,
@@ -965,7 +967,7 @@ static void pex(StrBuf *b, const TirEx *e)
 {
     static const char *const names[] = {
         [TX_ADD] = "+", [TX_SUB] = "-", [TX_MUL] = "*", [TX_DIV] = "/", [TX_MAX] = "max", [TX_MIN] = "min",
-        [TX_NEG] = "neg", [TX_EXP] = "exp", [TX_IADD] = "i+", [TX_ISUB] = "i-", [TX_ILE] = "i<=", [TX_ILT] = "i<",
+        [TX_NEG] = "neg", [TX_EXP] = "exp", [TX_EXP2] = "exp2", [TX_IADD] = "i+", [TX_ISUB] = "i-", [TX_ILE] = "i<=", [TX_ILT] = "i<",
         [TX_FGT] = ">", [TX_AND] = "and", [TX_OR] = "or", [TX_SELECT] = "select"};
     switch (e->kind) {
     case TX_X: strbuf_puts(b, "x"); return;
@@ -1291,6 +1293,7 @@ static void pop(StrBuf *b, const TirOp *op, int ind)
         strbuf_printf(b, " threads %d+%d", op->thr_lo, op->thr_n);
         if (op->kind == TIR_SCAN_TOKEN && op->ival == SCAN_PER_WARP) strbuf_puts(b, " per warp");
         if (op->kind == TIR_SCAN_TOKEN && op->ival == SCAN_ALL_WARPS) strbuf_puts(b, " all warps");
+        if (op->kind == TIR_SCAN_TOKEN && op->ival2) strbuf_puts(b, " log2");
         break;
     case TIR_ROWMAP:
         strbuf_puts(b, "rowmap ");

@@ -382,7 +382,8 @@ static void issue_chunk(Fwd *f, TirValue *c, TirValue *buf, Part part)
  * ------------------------------------------------------------------------ */
 
 /* b_row: the inclusive cumulative log decay of a row of the chunk (scalar),
- * from the calling warp's own copy where it has one. */
+ * from the calling warp's own copy where it has one; scanned ahead, it is
+ * stored in log2 units (read through bexp). */
 static TirEx *bvec_at(Fwd *f, TirEx *row)
 {
     return tx_vec(P_, f->bvec, f->bvec_own ? f->warp : f->bplane, row);
@@ -394,6 +395,8 @@ static TirEx *bt_at(Fwd *f, TirEx *row, TirEx *key) { return tx_mat(P_, f->Bt, f
 static TirEx *tmul(Fwd *f, TirEx *a, TirEx *b) { return tx_bin(P_, TX_MUL, a, b); }
 static TirEx *tsub(Fwd *f, TirEx *a, TirEx *b) { return tx_bin(P_, TX_SUB, a, b); }
 static TirEx *texp(Fwd *f, TirEx *a) { return tx_un(P_, TX_EXP, a); }
+/* e^x of x read from b: b of a decay scanned ahead is in log2 units. */
+static TirEx *bexp(Fwd *f, TirEx *a) { return tx_un(P_, f->ahead ? TX_EXP2 : TX_EXP, a); }
 static TirEx *trow(Fwd *f) { return tx_row(P_); }
 static TirEx *tcol(Fwd *f) { return tx_col(P_); }
 static TirEx *tic(Fwd *f, int x) { return tx_iconst(P_, x); }
@@ -448,7 +451,7 @@ static void output_tile(Fwd *f, TirValue *c, TirValue *qbuf, TirValue *kbuf, Tir
     }
     /* e^b_row: b_row = (row + 1) lam of a per-head decay, tab[row + C] */
     TirEx *brow = NULL;
-    if (sc) brow = f->dtab ? dtab_at(f, tx_bin(P_, TX_IADD, trow(f), tic(f, C))) : texp(f, bvec_at(f, trow(f)));
+    if (sc) brow = f->dtab ? dtab_at(f, tx_bin(P_, TX_IADD, trow(f), tic(f, C))) : bexp(f, bvec_at(f, trow(f)));
     if (sc && !f->wg) {
         tir_at(P_, v->decay_expr->loc);
         TirEx *e = tmul(f, tx_x(P_), brow);
@@ -495,7 +498,7 @@ static void output_tile(Fwd *f, TirValue *c, TirValue *qbuf, TirValue *kbuf, Tir
          * an element (the lane's row - col and an immediate). */
         val = tmul(f, val, dtab_at(f, tx_bin(P_, TX_IADD, tx_bin(P_, TX_ISUB, trow(f), tcol(f)), tic(f, C - 1))));
     } else {
-        if (sc) val = tmul(f, val, texp(f, tsub(f, bvec_at(f, trow(f)), bvec_at(f, tcol(f)))));
+        if (sc) val = tmul(f, val, bexp(f, tsub(f, bvec_at(f, trow(f)), bvec_at(f, tcol(f)))));
         val = tx_select(P_, tx_bin(P_, TX_ILE, tcol(f), trow(f)), val, tx_const(P_, 0));
     }
     Pm = tir_map(P_, Pm, r0, 0, NULL, 0, val, "P");
@@ -553,8 +556,8 @@ static TirEx *state_decay(Fwd *f, TirValue **Sp, TirValue *f0)
         kxf = tmul(f, tx_x(P_), dtab_at(f, tx_bin(P_, TX_ISUB, tx_scalar(P_, f->tab_last), tx_bin(P_, TX_IADD, tcol(f), tic(f, 1)))));
     } else if (v->decay != DECAY_NONE) {
         TirEx *last = bvec_at(f, tic(f, C - 1));
-        S = tir_map(P_, S, f0, 0, NULL, 0, tmul(f, tx_x(P_), texp(f, last)), "S");
-        kxf = tmul(f, tx_x(P_), texp(f, tsub(f, bvec_at(f, tic(f, C - 1)), bvec_at(f, tcol(f)))));
+        S = tir_map(P_, S, f0, 0, NULL, 0, tmul(f, tx_x(P_), bexp(f, last)), "S");
+        kxf = tmul(f, tx_x(P_), bexp(f, tsub(f, bvec_at(f, tic(f, C - 1)), bvec_at(f, tcol(f)))));
     }
     *Sp = S;
     return kxf;
@@ -586,6 +589,7 @@ static TirValue *decay_total(Fwd *f, TirValue *Dt, TirValue *f0)
 {
     const Variant *v = f->v;
     if (v->decay == DECAY_NONE) return Dt;
+    LAC_ASSERT(!f->ahead); /* the records' totals are in natural log units */
     TirEx *last = v->decay == DECAY_PER_KEY ? bt_at(f, tic(f, f->C - 1), trow(f)) : bvec_at(f, tic(f, f->C - 1));
     return tir_map(P_, Dt, f0, 0, NULL, 0, tx_bin(P_, TX_ADD, tx_x(P_), last), "Dt");
 }
@@ -641,7 +645,7 @@ static TirValue *chunk_top(Fwd *f, TirValue *i, TirValue *c, Part part)
         int n = env_of(f, v->decay_expr, false, buf, env);
         bool a = part == PART_A;
         tir_scan_token(P_, f->bvec, NULL, v->decay_expr, env, n, f->b, f->h, t0, f->T, a ? 0 : thr_a,
-                       a ? thr_a : thr_b, SCAN_PER_WARP);
+                       a ? thr_a : thr_b, SCAN_PER_WARP, false);
     }
     if (part != PART_B && !f->qring) {
         int n = env_of(f, v->query, false, buf, env);
@@ -666,7 +670,7 @@ static TirValue *chunk_top(Fwd *f, TirValue *i, TirValue *c, Part part)
         }
         if (v->decay == DECAY_PER_TOKEN && !f->ahead) {
             int n = env_of(f, v->decay_expr, false, buf, env);
-            tir_scan_token(P_, f->bvec, NULL, v->decay_expr, env, n, f->b, f->h, t0, f->T, lo, 32, SCAN_ONE_WARP);
+            tir_scan_token(P_, f->bvec, NULL, v->decay_expr, env, n, f->b, f->h, t0, f->T, lo, 32, SCAN_ONE_WARP, false);
         } else if (v->decay == DECAY_PER_KEY) {
             int n = env_of(f, v->decay_expr, false, buf, env);
             tir_scan_key(P_, f->Bt, f->Bbuf, v->decay_expr, env, n, f->b, f->h, t0, f->T, f->dk, lo, thr_b);
@@ -703,7 +707,7 @@ static int scan_ahead_load(Fwd *f, TirValue *c, TirEnv *env)
 static void scan_ahead_scan(Fwd *f, TirValue *c, TirValue *plane, TirEnv *env, int n)
 {
     tir_scan_token(P_, f->bvec, plane, f->v->decay_expr, env, n, f->b, f->h, bini(f, TB_MUL, c, f->C), f->T,
-                   f->WA * 32, f->WB * 32, SCAN_ALL_WARPS);
+                   f->WA * 32, f->WB * 32, SCAN_ALL_WARPS, true);
 }
 
 /* The m-tiles (16 output rows each) of output warp wa, and its value columns. */

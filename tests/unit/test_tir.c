@@ -130,6 +130,35 @@ static int count_ops(const TirBlock *bl, TirOpKind kind, int *wide_wg)
     return n;
 }
 
+/* Token scans with b in log2 units (ival2) and expressions taking exp2 of a
+ * shared vector, and their counterparts in natural units. */
+static void count_units(const TirBlock *bl, int *scan_log2, int *scan_ln)
+{
+    for (int i = 0; i < bl->n; i++) {
+        const TirOp *op = bl->ops[i];
+        if (op->kind == TIR_SCAN_TOKEN) (op->ival2 ? scan_log2 : scan_ln)[0]++;
+        count_units(&op->body, scan_log2, scan_ln);
+        count_units(&op->orelse, scan_log2, scan_ln);
+    }
+}
+
+static int count_ex(const TirEx *e, TirExKind kind)
+{
+    if (!e) return 0;
+    return (e->kind == kind) + count_ex(e->a, kind) + count_ex(e->b, kind) + count_ex(e->c, kind);
+}
+
+static int count_ex_ops(const TirBlock *bl, TirExKind kind)
+{
+    int n = 0;
+    for (int i = 0; i < bl->n; i++) {
+        const TirOp *op = bl->ops[i];
+        n += count_ex(op->ex, kind) + count_ex(op->a.xf, kind) + count_ex(op->b.xf, kind);
+        n += count_ex_ops(&op->body, kind) + count_ex_ops(&op->orelse, kind);
+    }
+    return n;
+}
+
 /* The template's program of dsl_examples/NAME.la at warps 8, block_v 64, stages 2. */
 static TirProgram *fwd_of(Unit *u, FwdKind kind, KernelInfo *info)
 {
@@ -210,7 +239,7 @@ START_TEST(ldtoken_rules)
     TirValue *b = tir_smem(g->p, "b", TE_F32, 2, 1, 64, 0);
     TirEnv env = {input_sym(g, "g"), NULL, NULL, gin, lanes};
     tir_scan_token(g->p, b, tir_i32(g->p, 1), g->u->variant->decay_expr, &env, 1, zero, zero, zero, T, 128, 128,
-                   SCAN_ALL_WARPS);
+                   SCAN_ALL_WARPS, true);
     char msg[512];
     ck_assert_msg(prog_verify(g, msg, sizeof msg), "%s", msg);
     prog_free(g);
@@ -228,7 +257,7 @@ START_TEST(ldtoken_rules)
     lanes = tir_ldtoken(g->p, gin, zero, zero, zero, T, 1, "g");
     b = tir_smem(g->p, "b", TE_F32, 2, 1, 64, 0);
     TirEnv env1 = {input_sym(g, "g"), NULL, NULL, gin, lanes};
-    tir_scan_token(g->p, b, NULL, g->u->variant->decay_expr, &env1, 1, zero, zero, zero, T, 128, 32, SCAN_ONE_WARP);
+    tir_scan_token(g->p, b, NULL, g->u->variant->decay_expr, &env1, 1, zero, zero, zero, T, 128, 32, SCAN_ONE_WARP, false);
     expect_refused(g, "a token scan's loaded input is not one token a lane per 32 rows of the chunk");
 }
 END_TEST
@@ -248,10 +277,23 @@ START_TEST(simple_gla_scan_ahead)
         ck_assert(p->has_wg);
         ck_assert_int_eq(count_ops(&p->top, TIR_LDTOKEN, NULL), 3);
         ck_assert_int_eq(count_ops(&p->top, TIR_SCAN_TOKEN, NULL), 2);
+        /* b in log2 units, read through exp2 only */
+        int l2 = 0, ln = 0;
+        count_units(&p->top, &l2, &ln);
+        ck_assert_int_eq(l2, 2);
+        ck_assert_int_eq(ln, 0);
+        ck_assert_int_gt(count_ex_ops(&p->top, TX_EXP2), 0);
+        /* natural units only in the split's combine (the records' totals) */
+        ck_assert_int_eq(count_ex_ops(&p->top, TX_EXP), kinds[k] == FWD_SPLIT_OUT ? 2 : 0);
     }
     TirProgram *p = fwd_of(u, FWD_SPLIT_STATE, &info);
     ck_assert_int_eq(count_ops(&p->top, TIR_LDTOKEN, NULL), 0);
     ck_assert_int_gt(count_ops(&p->top, TIR_SCAN_TOKEN, NULL), 0);
+    int l2 = 0, ln = 0;
+    count_units(&p->top, &l2, &ln);
+    ck_assert_int_eq(l2, 0);
+    ck_assert_int_gt(ln, 0);
+    ck_assert_int_eq(count_ex_ops(&p->top, TX_EXP2), 0);
     unit_free(u);
 }
 END_TEST

@@ -48,6 +48,8 @@ LLVMValueRef cg_opaque_i32(Cg *cg, LLVMValueRef x);
 /* Math in fp32 on the special-function units (ex2/lg2 approximations). */
 LLVMValueRef cg_exp(Cg *cg, LLVMValueRef x);
 LLVMValueRef cg_exp2(Cg *cg, LLVMValueRef x);
+/* x of lane `lane` of the warp (shfl.sync.idx, all lanes). */
+LLVMValueRef cg_shfl_idx_i32(Cg *cg, LLVMValueRef x, int lane);
 LLVMValueRef cg_log(Cg *cg, LLVMValueRef x);
 
 /* Shared memory: an i8 pointer at a byte offset (i32) from the dynamic base. */

@@ -340,6 +340,13 @@ LLVMValueRef cg_shfl_up_f32(Cg *cg, LLVMValueRef x, int delta)
     return cg_call(cg, "llvm.nvvm.shfl.sync.up.f32", cg->t_f32, p, a, 4);
 }
 
+LLVMValueRef cg_shfl_idx_i32(Cg *cg, LLVMValueRef x, int lane)
+{
+    LLVMTypeRef p[4] = {cg->t_i32, cg->t_i32, cg->t_i32, cg->t_i32};
+    LLVMValueRef a[4] = {cg_i32(cg, -1), x, cg_i32(cg, lane), cg_i32(cg, 31)};
+    return cg_call(cg, "llvm.nvvm.shfl.sync.idx.i32", cg->t_i32, p, a, 4);
+}
+
 LLVMValueRef cg_vote_any(Cg *cg, LLVMValueRef pred)
 {
     LLVMTypeRef p[2] = {cg->t_i32, cg->t_i1};

@@ -586,10 +586,13 @@ static LLVMValueRef wg_desc(Low *L, const TirOperand *o, bool is_a, int kt, bool
     const TirValue *v = o->v;
     /* The address field of the buffer once (cached like smem_base), each
      * k-step a constant on it. */
-    int key[6] = {v->id, vid(o->buf), -1, -1, -9, 0};
-    LLVMValueRef lo = base_find(L, key);
-    if (!lo) lo = base_put(L, key, cg_smem_desc_lo(L->cg, smem_base(L, v, o->buf, NULL, NULL, PAT_NONE, 0)));
     bool kmajor = is_a ? !o->trans : o->trans;
+    int key[6] = {v->id, vid(o->buf), -1, -1, -9, kmajor};
+    LLVMValueRef d0 = base_find(L, key);
+    if (!d0) {
+        LLVMValueRef lo = cg_smem_desc_lo(L->cg, smem_base(L, v, o->buf, NULL, NULL, PAT_NONE, 0));
+        d0 = base_put(L, key, cg_smem_desc(L->cg, lo, kmajor ? 16 : v->rows * 128, 1024));
+    }
     /* A: the warpgroup's rows 0..63 of the tile (row0 is the warp's part);
      * B: a constant origin. */
     LAC_ASSERT(!o->col0 || o->col0->is_const);
@@ -610,7 +613,9 @@ static LLVMValueRef wg_desc(Low *L, const TirOperand *o, bool is_a, int kt, bool
     }
     *mn_major = !kmajor;
     LAC_ASSERT(rel % 16 == 0);
-    return cg_smem_desc(L->cg, addc(L, lo, rel / 16), kmajor ? 16 : v->rows * 128, 1024);
+    /* the address field stays below 2^14 (shared addresses < 2^18), so the
+     * k-step's offset is a 64-bit add on the whole descriptor */
+    return LLVMBuildAdd(B_, d0, LLVMConstInt(L->cg->t_i64, (unsigned long long)(rel / 16), 0), "");
 }
 
 /* Does op read the value x? */
@@ -1623,7 +1628,15 @@ static void lower_op(Low *L, const TirOp *op)
 {
     Cg *cg = L->cg;
     switch (op->kind) {
-    case TIR_SREG: L->vals[op->res->id].v = cg_sreg(cg, op->sval); break;
+    case TIR_SREG:
+        /* "warp": tid.x / 32 broadcast from lane 0, which ptxas then knows
+         * is the same in every lane (CUTLASS does the same for its warp
+         * group index): the roles' branch is uniform. */
+        if (strcmp(op->sval, "warp") == 0)
+            L->vals[op->res->id].v = cg_shfl_idx_i32(cg, LLVMBuildLShr(B_, cg_sreg(cg, "tid.x"), ci(L, 5), ""), 0);
+        else
+            L->vals[op->res->id].v = cg_sreg(cg, op->sval);
+        break;
     case TIR_BIN: {
         LLVMValueRef x = vi(L, op->args[0]), y = vi(L, op->args[1]), r = NULL;
         bool f = op->args[0]->type == TT_F32;

@@ -1236,7 +1236,17 @@ TirProgram *tmpl_fwd(const Variant *v, const KernelConfig *kc, FwdKind kind, Are
         tir_commit(P_);
     }
     if (f->WA > 0) {
-        tir_if_begin(P_, bin(f, TB_LT, f->warp, ci(f, f->WA)), 0, NULL);
+        /* In the warpgroup form the roles' branch is on the warp index
+         * broadcast from lane 0 (sreg "warp"), which ptxas then knows is
+         * uniform: the descriptors stay in uniform registers (no R2UR
+         * before every wgmma; linear's output loop 449 -> 335 SASS
+         * instructions, 0.0829 -> 0.0794 ms at B4 T4096 H16 on the H200).
+         * Not with a decay scanned ahead: ptxas then hoisted the scan above
+         * the state products and simple_gla's full kernel took 0.112 ->
+         * 0.126 ms; nor in the mma.sync forms, where it spilled
+         * (linear_elu and cosformer at block_v 64). */
+        TirValue *w = f->wg && !f->ahead ? tir_sreg(P_, "warp") : f->warp;
+        tir_if_begin(P_, bin(f, TB_LT, w, ci(f, f->WA)), 0, NULL);
         role_output(f);
         tir_else(P_, NULL);
         role_state(f);

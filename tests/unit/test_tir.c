@@ -192,6 +192,45 @@ START_TEST(linear_norm_warpgroup)
 }
 END_TEST
 
+/* Reads of sreg NAME in the program. */
+static int count_sreg(const TirBlock *bl, const char *name)
+{
+    int n = 0;
+    for (int i = 0; i < bl->n; i++) {
+        const TirOp *op = bl->ops[i];
+        if (op->kind == TIR_SREG && strcmp(op->sval, name) == 0) n++;
+        n += count_sreg(&op->body, name) + count_sreg(&op->orelse, name);
+    }
+    return n;
+}
+
+START_TEST(uniform_role_branch)
+{
+    /* The warpgroup kernels branch on the broadcast warp index (ptxas keeps
+     * their wgmma descriptors in uniform registers); a decay scanned ahead
+     * and the mma.sync kernels keep tid / 32 (measured slower, and spills). */
+    static const struct {
+        const char *file;
+        FwdKind kind;
+        int uniform;
+    } cases[] = {
+        {"dsl_examples/linear.la", FWD_FULL, 1},      {"dsl_examples/linear.la", FWD_SPLIT_OUT, 1},
+        {"dsl_examples/linear.la", FWD_SPLIT_STATE, 0}, {"dsl_examples/retnet.la", FWD_FULL, 1},
+        {"dsl_examples/simple_gla.la", FWD_FULL, 0},  {"dsl_examples/gla.la", FWD_FULL, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        Unit *u = unit_compile_file(cases[i].file, NULL, 0);
+        ck_assert_ptr_nonnull(u->variant);
+        KernelInfo info;
+        TirProgram *p = fwd_of(u, cases[i].kind, &info);
+        ck_assert_ptr_nonnull(p);
+        ck_assert_msg(count_sreg(&p->top, "warp") == cases[i].uniform, "%s %s", cases[i].file,
+                      fwd_kind_name(cases[i].kind));
+        unit_free(u);
+    }
+}
+END_TEST
+
 START_TEST(retnet_decay_table)
 {
     /* The state-on-chip kernel reads its decay from the table (no scan in
@@ -309,6 +348,7 @@ Suite *tir_suite(void)
     tcase_add_test(tc, swizzled_normalizer_columns);
     tcase_add_test(tc, linear_norm_warpgroup);
     tcase_add_test(tc, retnet_decay_table);
+    tcase_add_test(tc, uniform_role_branch);
     tcase_add_test(tc, ldtoken_rules);
     tcase_add_test(tc, simple_gla_scan_ahead);
     suite_add_tcase(s, tc);

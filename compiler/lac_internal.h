@@ -637,6 +637,8 @@ TirValue *tir_param_gmem(TirProgram *p, const char *name, const Symbol *input, T
 TirValue *tir_param_i32(TirProgram *p, const char *name);
 TirValue *tir_i32(TirProgram *p, int x);
 TirValue *tir_f32(TirProgram *p, double x);
+/* A PTX special register (%tid.x, %ctaid.y, ...), or "warp": tid.x / 32
+ * broadcast from lane 0, which ptxas knows is warp-uniform. */
 TirValue *tir_sreg(TirProgram *p, const char *name);
 TirValue *tir_bin(TirProgram *p, TirBinOp op, TirValue *x, TirValue *y, const char *name);
 TirValue *tir_la_scalar(TirProgram *p, const Expr *e, TirEnv *env, int nenv, TirValue *b, TirValue *h,

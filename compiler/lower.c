@@ -584,7 +584,7 @@ static void mma_kstep(Low *L, const TirOp *op, int kt, int np, bool half, LLVMVa
 static LLVMValueRef wg_desc(Low *L, const TirOperand *o, bool is_a, int kt, bool *mn_major)
 {
     const TirValue *v = o->v;
-    /* The address field of the buffer once (cached like smem_base), each
+    /* The descriptor of the buffer once (cached like smem_base), each
      * k-step a constant on it. */
     bool kmajor = is_a ? !o->trans : o->trans;
     int key[6] = {v->id, vid(o->buf), -1, -1, -9, kmajor};

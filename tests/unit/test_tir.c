@@ -116,30 +116,40 @@ START_TEST(swizzled_normalizer_columns)
 }
 END_TEST
 
-/* How many ops of `kind` the block holds, inside loops and branches. */
-static int count_ops(const TirBlock *bl, TirOpKind kind, int *wide_wg)
+/* The sum of f(op, arg) over the ops of the block, inside loops and branches. */
+static int sum_ops(const TirBlock *bl, int (*f)(const TirOp *, const void *), const void *arg)
 {
     int n = 0;
     for (int i = 0; i < bl->n; i++) {
         const TirOp *op = bl->ops[i];
-        if (op->kind == kind) n++;
-        if (op->kind == TIR_MMA && op->wg && op->args[0]->cols == 72 && wide_wg) (*wide_wg)++;
-        n += count_ops(&op->body, kind, wide_wg);
-        n += count_ops(&op->orelse, kind, wide_wg);
+        n += f(op, arg) + sum_ops(&op->body, f, arg) + sum_ops(&op->orelse, f, arg);
     }
     return n;
 }
 
-/* Token scans with b in log2 units (ival2) and expressions taking exp2 of a
- * shared vector, and their counterparts in natural units. */
-static void count_units(const TirBlock *bl, int *scan_log2, int *scan_ln)
+static int op_is(const TirOp *op, const void *kind) { return op->kind == *(const TirOpKind *)kind; }
+
+/* How many ops of `kind` the block holds. */
+static int count_ops(const TirBlock *bl, TirOpKind kind) { return sum_ops(bl, op_is, &kind); }
+
+/* A warpgroup product 72 columns wide (a normalizer's). */
+static int wide_wg_product(const TirOp *op, const void *unused)
 {
-    for (int i = 0; i < bl->n; i++) {
-        const TirOp *op = bl->ops[i];
-        if (op->kind == TIR_SCAN_TOKEN) (op->ival2 ? scan_log2 : scan_ln)[0]++;
-        count_units(&op->body, scan_log2, scan_ln);
-        count_units(&op->orelse, scan_log2, scan_ln);
-    }
+    (void)unused;
+    return op->kind == TIR_MMA && op->wg && op->args[0]->cols == 72;
+}
+
+/* Token scans storing b in log2 units (ival2), or in natural units. */
+static int scan_log2(const TirOp *op, const void *unused)
+{
+    (void)unused;
+    return op->kind == TIR_SCAN_TOKEN && op->ival2;
+}
+
+static int scan_ln(const TirOp *op, const void *unused)
+{
+    (void)unused;
+    return op->kind == TIR_SCAN_TOKEN && !op->ival2;
 }
 
 static int count_ex(const TirEx *e, TirExKind kind)
@@ -148,15 +158,19 @@ static int count_ex(const TirEx *e, TirExKind kind)
     return (e->kind == kind) + count_ex(e->a, kind) + count_ex(e->b, kind) + count_ex(e->c, kind);
 }
 
-static int count_ex_ops(const TirBlock *bl, TirExKind kind)
+/* Expressions of `kind` in an op's map and operand transforms. */
+static int op_ex(const TirOp *op, const void *kind)
 {
-    int n = 0;
-    for (int i = 0; i < bl->n; i++) {
-        const TirOp *op = bl->ops[i];
-        n += count_ex(op->ex, kind) + count_ex(op->a.xf, kind) + count_ex(op->b.xf, kind);
-        n += count_ex_ops(&op->body, kind) + count_ex_ops(&op->orelse, kind);
-    }
-    return n;
+    TirExKind k = *(const TirExKind *)kind;
+    return count_ex(op->ex, k) + count_ex(op->a.xf, k) + count_ex(op->b.xf, k);
+}
+
+static int count_ex_ops(const TirBlock *bl, TirExKind kind) { return sum_ops(bl, op_ex, &kind); }
+
+/* Reads of sreg `name`. */
+static int reads_sreg(const TirOp *op, const void *name)
+{
+    return op->kind == TIR_SREG && strcmp(op->sval, (const char *)name) == 0;
 }
 
 /* The template's program of dsl_examples/NAME.la at warps 8, block_v 64, stages 2. */
@@ -181,28 +195,15 @@ START_TEST(linear_norm_warpgroup)
     ck_assert_ptr_nonnull(u->variant);
     KernelInfo info;
     TirProgram *p = fwd_of(u, FWD_FULL, &info);
-    int wide = 0;
-    ck_assert_int_gt(count_ops(&p->top, TIR_MMA, &wide), 0);
+    ck_assert_int_gt(count_ops(&p->top, TIR_MMA), 0);
     ck_assert(p->has_wg);
-    ck_assert_int_eq(wide, 4);
-    ck_assert_int_eq(count_ops(&p->top, TIR_CAT, NULL), 2);  /* the two state tiles */
-    ck_assert_int_eq(count_ops(&p->top, TIR_COLS, NULL), 5); /* O, and S and Z of each tile */
+    ck_assert_int_eq(sum_ops(&p->top, wide_wg_product, NULL), 4);
+    ck_assert_int_eq(count_ops(&p->top, TIR_CAT), 2);  /* the two state tiles */
+    ck_assert_int_eq(count_ops(&p->top, TIR_COLS), 5); /* O, and S and Z of each tile */
     ck_assert(info.norm);
     unit_free(u);
 }
 END_TEST
-
-/* Reads of sreg NAME in the program. */
-static int count_sreg(const TirBlock *bl, const char *name)
-{
-    int n = 0;
-    for (int i = 0; i < bl->n; i++) {
-        const TirOp *op = bl->ops[i];
-        if (op->kind == TIR_SREG && strcmp(op->sval, name) == 0) n++;
-        n += count_sreg(&op->body, name) + count_sreg(&op->orelse, name);
-    }
-    return n;
-}
 
 START_TEST(uniform_role_branch)
 {
@@ -224,7 +225,7 @@ START_TEST(uniform_role_branch)
         KernelInfo info;
         TirProgram *p = fwd_of(u, cases[i].kind, &info);
         ck_assert_ptr_nonnull(p);
-        ck_assert_msg(count_sreg(&p->top, "warp") == cases[i].uniform, "%s %s", cases[i].file,
+        ck_assert_msg(sum_ops(&p->top, reads_sreg, "warp") == cases[i].uniform, "%s %s", cases[i].file,
                       fwd_kind_name(cases[i].kind));
         unit_free(u);
     }
@@ -239,13 +240,13 @@ START_TEST(retnet_decay_table)
     ck_assert_ptr_nonnull(u->variant);
     KernelInfo info;
     TirProgram *p = fwd_of(u, FWD_FULL, &info);
-    ck_assert_int_eq(count_ops(&p->top, TIR_DTAB, NULL), 1);
-    ck_assert_int_eq(count_ops(&p->top, TIR_SCAN_TOKEN, NULL), 0);
+    ck_assert_int_eq(count_ops(&p->top, TIR_DTAB), 1);
+    ck_assert_int_eq(count_ops(&p->top, TIR_SCAN_TOKEN), 0);
     p = fwd_of(u, FWD_SPLIT_OUT, &info);
-    ck_assert_int_eq(count_ops(&p->top, TIR_DTAB, NULL), 1);
+    ck_assert_int_eq(count_ops(&p->top, TIR_DTAB), 1);
     p = fwd_of(u, FWD_SPLIT_STATE, &info);
-    ck_assert_int_eq(count_ops(&p->top, TIR_DTAB, NULL), 0);
-    ck_assert_int_gt(count_ops(&p->top, TIR_SCAN_TOKEN, NULL), 0);
+    ck_assert_int_eq(count_ops(&p->top, TIR_DTAB), 0);
+    ck_assert_int_gt(count_ops(&p->top, TIR_SCAN_TOKEN), 0);
     unit_free(u);
 }
 END_TEST
@@ -314,24 +315,20 @@ START_TEST(simple_gla_scan_ahead)
     for (int k = 0; k < 2; k++) {
         TirProgram *p = fwd_of(u, kinds[k], &info);
         ck_assert(p->has_wg);
-        ck_assert_int_eq(count_ops(&p->top, TIR_LDTOKEN, NULL), 3);
-        ck_assert_int_eq(count_ops(&p->top, TIR_SCAN_TOKEN, NULL), 2);
+        ck_assert_int_eq(count_ops(&p->top, TIR_LDTOKEN), 3);
+        ck_assert_int_eq(count_ops(&p->top, TIR_SCAN_TOKEN), 2);
         /* b in log2 units, read through exp2 only */
-        int l2 = 0, ln = 0;
-        count_units(&p->top, &l2, &ln);
-        ck_assert_int_eq(l2, 2);
-        ck_assert_int_eq(ln, 0);
+        ck_assert_int_eq(sum_ops(&p->top, scan_log2, NULL), 2);
+        ck_assert_int_eq(sum_ops(&p->top, scan_ln, NULL), 0);
         ck_assert_int_gt(count_ex_ops(&p->top, TX_EXP2), 0);
         /* natural units only in the split's combine (the records' totals) */
         ck_assert_int_eq(count_ex_ops(&p->top, TX_EXP), kinds[k] == FWD_SPLIT_OUT ? 2 : 0);
     }
     TirProgram *p = fwd_of(u, FWD_SPLIT_STATE, &info);
-    ck_assert_int_eq(count_ops(&p->top, TIR_LDTOKEN, NULL), 0);
-    ck_assert_int_gt(count_ops(&p->top, TIR_SCAN_TOKEN, NULL), 0);
-    int l2 = 0, ln = 0;
-    count_units(&p->top, &l2, &ln);
-    ck_assert_int_eq(l2, 0);
-    ck_assert_int_gt(ln, 0);
+    ck_assert_int_eq(count_ops(&p->top, TIR_LDTOKEN), 0);
+    ck_assert_int_gt(count_ops(&p->top, TIR_SCAN_TOKEN), 0);
+    ck_assert_int_eq(sum_ops(&p->top, scan_log2, NULL), 0);
+    ck_assert_int_gt(sum_ops(&p->top, scan_ln, NULL), 0);
     ck_assert_int_eq(count_ex_ops(&p->top, TX_EXP2), 0);
     unit_free(u);
 }

@@ -1122,15 +1122,15 @@ TirProgram *tmpl_fwd(const Variant *v, const KernelConfig *kc, FwdKind kind, Are
      * K of 64 or 128: at 192 the three state tiles' products side by side
      * need more than 255 registers (ptxas spills), which the mma.sync path
      * does not. */
-    bool wg = f->WA == 4 && f->C == 64 && (ope == TE_BF16 || ope == TE_F16) && f->qring && f->kring && f->vring &&
-              v->decay != DECAY_PER_KEY && (f->dkp == 64 || f->dkp == 128) && f->BV == 64 && kind != FWD_SPLIT_STATE;
+    f->wg = f->WA == 4 && f->C == 64 && (ope == TE_BF16 || ope == TE_F16) && f->qring && f->kring && f->vring &&
+            v->decay != DECAY_PER_KEY && (f->dkp == 64 || f->dkp == 128) && f->BV == 64 && kind != FWD_SPLIT_STATE;
     /* A per-token decay of [B, T, H] and per-head inputs is scanned a chunk
      * ahead from global memory (scan_ahead_load), so its inputs need no ring
      * (mamba2's dt is staged for its value map all the same). In the
      * warpgroup form only: on mma.sync the carried inputs cost mamba2 a
      * spill on sm_80 (block_v 32, three stages), and nothing was measured
      * there. */
-    if (v->decay == DECAY_PER_TOKEN && wg) {
+    if (v->decay == DECAY_PER_TOKEN && f->wg) {
         bool used[1024] = {0};
         inputs_read(v->decay_expr, used);
         f->ahead = true;
@@ -1165,7 +1165,6 @@ TirProgram *tmpl_fwd(const Variant *v, const KernelConfig *kc, FwdKind kind, Are
         f->bvec = tir_smem(P_, "b", TE_F32, f->bvec_own ? f->W : f->ahead ? 2 : 1, 1, f->C, 0);
     }
     if (v->decay == DECAY_PER_KEY && !f->bt_ring) f->Bt = tir_smem(P_, "B", TE_F32, 1, f->C, f->dkp, 8);
-    f->wg = wg;
     if (f->wg) {
         tir_smem_swizzle(f->Qop);
         tir_smem_swizzle(f->Kop);

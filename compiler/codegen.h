@@ -40,6 +40,8 @@ LLVMValueRef cg_call(Cg *cg, const char *name, LLVMTypeRef ret, LLVMTypeRef *par
                      LLVMValueRef *args, int n);
 LLVMValueRef cg_sreg(Cg *cg, const char *name); /* llvm.nvvm.read.ptx.sreg.* */
 void cg_barrier(Cg *cg);
+/* bar.sync 0 that also ORs an i1 over the CTA's threads (bar.red.or). */
+LLVMValueRef cg_barrier_or(Cg *cg, LLVMValueRef pred);
 /* x, through a volatile move: loop-invariant code motion cannot hoist what
  * depends on it, which keeps per-iteration address arithmetic in the loop
  * instead of dozens of hoisted 64-bit addresses in registers. */

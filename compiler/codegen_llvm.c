@@ -79,6 +79,14 @@ LLVMValueRef cg_opaque_i32(Cg *cg, LLVMValueRef x)
 
 void cg_barrier(Cg *cg) { cg_call(cg, "llvm.nvvm.barrier0", cg->t_void, NULL, NULL, 0); }
 
+LLVMValueRef cg_barrier_or(Cg *cg, LLVMValueRef pred)
+{
+    LLVMTypeRef p[1] = {cg->t_i32};
+    LLVMValueRef a[1] = {LLVMBuildZExt(cg->b, pred, cg->t_i32, "")};
+    LLVMValueRef r = cg_call(cg, "llvm.nvvm.barrier0.or", cg->t_i32, p, a, 1);
+    return LLVMBuildICmp(cg->b, LLVMIntNE, r, cg_i32(cg, 0), "");
+}
+
 static LLVMValueRef call1f(Cg *cg, const char *name, LLVMValueRef x)
 {
     LLVMTypeRef p[1] = {cg->t_f32};

@@ -561,7 +561,7 @@ typedef enum TirOpKind {
     TIR_SMEM, TIR_FILL,
     TIR_COPY, TIR_COMMIT, TIR_WAIT, TIR_BARRIER,
     TIR_ZERO, TIR_MMA, TIR_MAP, TIR_TOA, TIR_CAT, TIR_COLS, TIR_DTAB, TIR_STS, TIR_STG, TIR_LDSTATE, TIR_STSTATE,
-    TIR_LDTOKEN, TIR_SCAN_TOKEN, TIR_SCAN_KEY, TIR_ROWMAP, TIR_ANY, TIR_GLA_DIAG,
+    TIR_LDTOKEN, TIR_SCAN_TOKEN, TIR_SCAN_KEY, TIR_ROWMAP, TIR_ANY, TIR_GLA_DIAG, TIR_GLA_PREP, TIR_LDA,
     TIR_FOR, TIR_IF, TIR_YIELD,
 } TirOpKind;
 
@@ -657,10 +657,17 @@ void tir_copy(TirProgram *p, TirValue *dst, TirValue *buf, int drow, TirValue *s
 void tir_commit(TirProgram *p);
 void tir_wait(TirProgram *p, int pending);
 void tir_barrier(TirProgram *p);
+/* A barrier of the whole CTA that is also an OR of pred over its threads
+ * (bar.red.or): the result is the same bool in every thread. */
+TirValue *tir_barrier_any(TirProgram *p, TirValue *pred);
 TirValue *tir_zero(TirProgram *p, int rows, int cols, const char *name);
 TirOperand tir_view(TirValue *tile, TirValue *buf, TirValue *row0, int roff, TirValue *col0, int coff,
                     bool trans, TirEx *xf);
 TirOperand tir_frag_operand(TirValue *frag);
+/* The A operand `a` (rows x K of a shared view, its transform applied;
+ * split: hi and lo planes) loaded into a warp's registers once, for the
+ * products that share it (tir_frag_operand). */
+TirValue *tir_lda(TirProgram *p, TirOperand a, int rows, int K, const char *name);
 /* acc + A x B, with A rows x K and B K x cols. nlimit: skip 16-column blocks
  * at or past it; klimit: skip 16-deep blocks at or past it (i32, or NULL). */
 TirValue *tir_mma(TirProgram *p, TirValue *acc, TirOperand a, TirOperand b, int K, TirValue *nlimit,
@@ -738,6 +745,18 @@ void tir_rowmap(TirProgram *p, TirValue *dst, TirValue *buf, const Expr *e, TirE
  * elements of P stay. */
 TirValue *tir_gla_diag(TirProgram *p, TirValue *P, TirValue *q, TirValue *qbuf, TirValue *k, TirValue *kbuf,
                        TirValue *bt, TirValue *btbuf, TirValue *r0, int dk);
+/* The per-key decay of a chunk in the reference of the chunk's start
+ * (GLA's fast form, docs/design.md section 8.2), by threads 0 .. thr_n - 1
+ * of the CTA, each two columns of rows / (thr_n / (cols / 2)) consecutive
+ * rows (the rows' partial sums added up across the warp's lanes):
+ *   bt[btbuf][r][c] = B[r][c], the inclusive cumulative decay (in place
+ *                     over the decay's one input, as scan.key),
+ *   kx[r][c]        = bf16(k[kbuf][r][c] e^(-B[r][c]))  (kx swizzled or not),
+ * zero decay past T. The result, per thread: some |B| of its elements is
+ * over lim (or not a number), so that kx may not hold what it should. */
+TirValue *tir_gla_prep(TirProgram *p, TirValue *bt, TirValue *btbuf, const Expr *decay, TirEnv *env, int nenv,
+                       TirValue *b, TirValue *h, TirValue *t0, TirValue *T, TirValue *k, TirValue *kbuf,
+                       TirValue *kx, int cols, double lim, int thr_n);
 /* A bool: is ex true for some element (ROW, COL) of rows x cols (lanes of one warp)? */
 TirValue *tir_any(TirProgram *p, int rows, int cols, TirValue *row0, TirValue *col0, TirEx *ex);
 

@@ -238,6 +238,8 @@ static void peel_const(Low *L, LLVMValueRef v, LLVMValueRef *base, long long *c)
     *c = 0;
 }
 
+static LLVMValueRef swz_rel(Low *L, const TirValue *t, LLVMValueRef row, LLVMValueRef col);
+
 /* Element (row, col) of buffer buf of t, plane `plane`, as an i32 byte
  * offset (no caching): the lane-dependent part of row and col, then the
  * constant part as one immediate. */
@@ -245,7 +247,10 @@ static LLVMValueRef smem_elem(Low *L, const TirValue *t, LLVMValueRef buf, LLVMV
                               int plane)
 {
     int eb = ebytes(t);
-    LAC_ASSERT(!t->swizzle);
+    if (t->swizzle) {
+        LLVMValueRef x = addc(L, swz_rel(L, t, row, col), t->offset + (long long)plane * plane_bytes(t));
+        return buf ? add(L, x, mulc(L, buf, buf_bytes(t))) : x;
+    }
     LLVMValueRef rb, cb;
     long long rc, cc;
     peel_const(L, row, &rb, &rc);
@@ -689,14 +694,18 @@ static void lower_mma_wg(Low *L, const TirOp *op)
     memcpy(r, regs(L, acc), sizeof(LLVMValueRef) * (size_t)n);
     bool afrag = op->a.v->type == TT_FRAG;
     bool aregs = afrag || op->a.trans || op->a.xf;
+    /* A split fragment (hi and lo planes) is two products a k-step. */
+    int apl = afrag && op->a.v->elem == TE_SPLIT ? 2 : 1;
     LLVMValueRef *ar = NULL;
     int na = 0;
     if (aregs) {
-        na = nkt * 4;
+        na = nkt * 4 * apl;
         ar = regs_new(L, na);
         for (int kt = 0; kt < nkt; kt++) {
             if (afrag) {
-                for (int i = 0; i < 4; i++) ar[kt * 4 + i] = regs(L, op->a.v)[a_index(op->a.v, 0, kt, i, 0)];
+                for (int pl = 0; pl < apl; pl++)
+                    for (int i = 0; i < 4; i++)
+                        ar[(pl * nkt + kt) * 4 + i] = regs(L, op->a.v)[a_index(op->a.v, 0, kt, i, pl)];
             } else {
                 LLVMValueRef out[2][4];
                 load_a(L, &op->a, 0, kt, out);
@@ -716,12 +725,14 @@ static void lower_mma_wg(Low *L, const TirOp *op)
     if (zero)
         for (int i = 0; i < n; i++) r[i] = LLVMGetUndef(LLVMTypeOf(r[i]));
     cg_wgmma_fence(L->cg, r, n, ar, na);
-    TirElem e = op->a.v->elem;
+    TirElem e = op->a.v->elem == TE_SPLIT ? TE_BF16 : op->a.v->elem;
     for (int kt = 0; kt < nkt; kt++) {
         bool ta = false, tb = false;
         LLVMValueRef da = aregs ? NULL : wg_desc(L, &op->a, true, kt, &ta);
         LLVMValueRef db = wg_desc(L, &op->b, false, kt, &tb);
-        cg_wgmma(L->cg, e, N, r, da, aregs ? ar + kt * 4 : NULL, db, ta, tb, !(zero && kt == 0));
+        for (int pl = 0; pl < apl; pl++)
+            cg_wgmma(L->cg, e, N, r, da, aregs ? ar + (pl * nkt + kt) * 4 : NULL, db, ta, tb,
+                     !(zero && kt == 0 && pl == 0));
     }
     set_frag(L, op->res, r);
     const TirOp *nx = L->next;
@@ -1489,6 +1500,87 @@ static void lower_gla_diag(Low *L, const TirOp *op)
     set_frag(L, op->res, out);
 }
 
+/* An A operand loaded into registers once (both planes of a split one). */
+static void lower_lda(Low *L, const TirOp *op)
+{
+    const TirValue *a = op->res;
+    int nkt = op->ival / 16, np = a->elem == TE_SPLIT ? 2 : 1;
+    LLVMValueRef *r = regs_new(L, frag_nregs(a));
+    for (int mt = 0; mt < a->rows / 16; mt++)
+        for (int kt = 0; kt < nkt; kt++) {
+            LLVMValueRef out[2][4];
+            load_a(L, &op->a, mt, kt, out);
+            for (int pl = 0; pl < np; pl++)
+                for (int i = 0; i < 4; i++) r[a_index(a, mt, kt, i, pl)] = out[pl][i];
+        }
+    set_frag(L, a, r);
+}
+
+/* GLA's decay in the chunk's reference (lac_internal.h, tir_gla_prep).
+ * Thread: lane = pw + lpg * grp in warp w takes the column pair w lpg + pw
+ * and rows grp R .. grp R + R - 1: it sums its rows, adds the sums of the
+ * groups before it (shuffles up by lpg lanes), then writes B and the keys
+ * times e^-B, two columns (8 and 4 bytes) a row. */
+static void lower_gla_prep(Low *L, const TirOp *op)
+{
+    Cg *cg = L->cg;
+    const TirValue *bt = op->args[0], *k = op->args[6], *kx = op->args[8];
+    LLVMValueRef btbuf = op->args[1] ? vi(L, op->args[1]) : NULL, kbuf = op->args[7] ? vi(L, op->args[7]) : NULL;
+    LLVMValueRef b = vi(L, op->args[2]), h = vi(L, op->args[3]), t0 = vi(L, op->args[4]), T = vi(L, op->args[5]);
+    int ncp = op->ival / 2, ngrp = op->thr_n / ncp, R = bt->rows / ngrp, lpg = 32 / ngrp;
+    LAC_ASSERT(R <= 64 && lpg >= 1);
+    scope_push(L);
+    LLVMValueRef grp = LLVMBuildUDiv(B_, L->lane, ci(L, lpg), "");
+    LLVMValueRef pair = add(L, mulc(L, L->warp, lpg), LLVMBuildURem(B_, L->lane, ci(L, lpg), ""));
+    LLVMValueRef j[2] = {mulc(L, pair, 2), addc(L, mulc(L, pair, 2), 1)};
+    LLVMValueRef rbase = mulc(L, grp, R);
+    LLVMValueRef d[2][64], run[2] = {NULL, NULL};
+    /* Every read of the rows before any write: bt may be the decay's input. */
+    for (int i = 0; i < R; i++) {
+        LLVMValueRef r = addc(L, rbase, i), t = add(L, t0, r), ok = slt(L, t, T);
+        LaCtx x = {0};
+        CgLaEnv env;
+        la_env(L, &x, &env, op, b, h, t);
+        x.row = r;
+        for (int c = 0; c < 2; c++) {
+            LLVMValueRef v = LLVMBuildSelect(B_, ok, cg_la(cg, op->la, -1, j[c], &env), cf(L, 0), "");
+            run[c] = run[c] ? LLVMBuildFAdd(B_, run[c], v, "") : v;
+            d[c][i] = run[c];
+        }
+    }
+    LLVMValueRef excl[2];
+    for (int c = 0; c < 2; c++) {
+        LLVMValueRef s = run[c];
+        for (int off = 1; off < ngrp; off *= 2) {
+            LLVMValueRef y = cg_shfl_up_f32(cg, s, off * lpg);
+            LLVMValueRef use = LLVMBuildICmp(B_, LLVMIntUGE, grp, ci(L, off), "");
+            s = LLVMBuildFAdd(B_, s, LLVMBuildSelect(B_, use, y, cf(L, 0), ""), "");
+        }
+        excl[c] = LLVMBuildFSub(B_, s, run[c], "");
+    }
+    LLVMValueRef steep = LLVMConstInt(cg->t_i1, 0, 0);
+    LLVMTypeRef p1[1] = {cg->t_f32};
+    for (int i = 0; i < R; i++) {
+        LLVMValueRef r = addc(L, rbase, i), e[2];
+        for (int c = 0; c < 2; c++) {
+            LLVMValueRef bv = LLVMBuildFAdd(B_, excl[c], d[c][i], "");
+            LLVMSetAlignment(LLVMBuildStore(B_, bv, sptr(L, smem_elem(L, bt, btbuf, r, j[c], 0))), 4);
+            LLVMValueRef mag = cg_call(cg, "llvm.fabs.f32", cg->t_f32, p1, &bv, 1);
+            LLVMValueRef ok = LLVMBuildFCmp(B_, LLVMRealOLE, mag, cf(L, op->fval), ""); /* false for NaN */
+            steep = LLVMBuildOr(B_, steep, LLVMBuildNot(B_, ok, ""), "");
+            e[c] = cg_exp(cg, LLVMBuildFNeg(B_, bv, ""));
+        }
+        LLVMValueRef kp = LLVMBuildLoad2(B_, cg->t_i32, sptr(L, smem_elem(L, k, kbuf, r, j[0], 0)), "");
+        LLVMSetAlignment(kp, 4);
+        LLVMValueRef k0, k1;
+        cg_unpack(cg, TE_BF16, kp, &k0, &k1);
+        LLVMValueRef w = cg_pack(cg, TE_BF16, fmul(L, k0, e[0]), fmul(L, k1, e[1]));
+        LLVMSetAlignment(LLVMBuildStore(B_, w, sptr(L, smem_elem(L, kx, NULL, r, j[0], 0))), 4);
+    }
+    L->vals[op->res->id].v = steep;
+    scope_pop(L);
+}
+
 /* ------------------------------------------------------------------------
  * Regions
  * ------------------------------------------------------------------------ */
@@ -1667,7 +1759,8 @@ static void lower_op(Low *L, const TirOp *op)
     case TIR_BARRIER:
         /* Writes of the generic proxy (cp.async, st.shared) before wgmma reads them. */
         if (L->p->has_wg && cg->wgmma) cg_fence_proxy_async(cg);
-        cg_barrier(cg);
+        if (op->res) L->vals[op->res->id].v = cg_barrier_or(cg, vi(L, op->args[0]));
+        else cg_barrier(cg);
         break;
     case TIR_ZERO: {
         int n = frag_nregs(op->res);
@@ -1691,6 +1784,8 @@ static void lower_op(Low *L, const TirOp *op)
     case TIR_ROWMAP: lower_rowmap(L, op); break;
     case TIR_ANY: lower_any(L, op); break;
     case TIR_GLA_DIAG: lower_gla_diag(L, op); break;
+    case TIR_GLA_PREP: lower_gla_prep(L, op); break;
+    case TIR_LDA: lower_lda(L, op); break;
     case TIR_FOR: lower_for(L, op); break;
     case TIR_IF: lower_if(L, op); break;
     case TIR_YIELD: L->yield = op; break;

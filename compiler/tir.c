@@ -30,6 +30,9 @@
  *   ROWMAP     dst, buf, b, h, t0, T, c0; la; env; ival width, ival2 nch; thr_lo, thr_n
  *   ANY        res; row0, col0; ival rows, ival2 cols; ex
  *   GLA_DIAG   res; P, q, qbuf, k, kbuf, bt, r0; ival dk
+ *   GLA_PREP   res (bool); bt, btbuf, b, h, t0, T, k, kbuf, kx; la; env; ival cols; fval lim; thr_n
+ *   LDA        res (A fragment); a; ival K
+ *   BARRIER    (with an OR) res (bool); pred
  *   FOR        lo, hi; iv; carried, inits, results (ncarried); body
  *   IF         cond; body, orelse; inits (values before), results (ncarried)
  *   YIELD      carried = the yielded values (ncarried)
@@ -273,6 +276,14 @@ void tir_wait(TirProgram *p, int pending) { op_new(p, TIR_WAIT)->ival = pending;
 
 void tir_barrier(TirProgram *p) { op_new(p, TIR_BARRIER); }
 
+TirValue *tir_barrier_any(TirProgram *p, TirValue *pred)
+{
+    TirOp *op = op_new(p, TIR_BARRIER);
+    op->res = value_new(p, TT_BOOL, "any");
+    op_args(op, 1, &pred);
+    return op->res;
+}
+
 static TirValue *frag_new(TirProgram *p, TirRole role, TirElem elem, int rows, int cols, const char *name)
 {
     TirValue *x = value_new(p, TT_FRAG, name);
@@ -301,6 +312,15 @@ TirOperand tir_frag_operand(TirValue *frag)
 {
     TirOperand o = {frag, NULL, NULL, NULL, 0, 0, false, NULL, false};
     return o;
+}
+
+TirValue *tir_lda(TirProgram *p, TirOperand a, int rows, int K, const char *name)
+{
+    TirOp *op = op_new(p, TIR_LDA);
+    op->res = frag_new(p, TR_A, a.split ? TE_SPLIT : a.v->elem, rows, K, name);
+    op->a = a;
+    op->ival = K;
+    return op->res;
 }
 
 TirValue *tir_mma(TirProgram *p, TirValue *acc, TirOperand a, TirOperand b, int K, TirValue *nlimit,
@@ -503,6 +523,24 @@ TirValue *tir_gla_diag(TirProgram *p, TirValue *P, TirValue *q, TirValue *qbuf, 
     TirValue *xs[8] = {P, q, qbuf, k, kbuf, bt, r0, btbuf};
     op_args(op, 8, xs);
     op->ival = dk;
+    return op->res;
+}
+
+TirValue *tir_gla_prep(TirProgram *p, TirValue *bt, TirValue *btbuf, const Expr *decay, TirEnv *env, int nenv,
+                       TirValue *b, TirValue *h, TirValue *t0, TirValue *T, TirValue *k, TirValue *kbuf,
+                       TirValue *kx, int cols, double lim, int thr_n)
+{
+    TirOp *op = op_new(p, TIR_GLA_PREP);
+    op->loc = decay->loc;
+    op->res = value_new(p, TT_BOOL, "steep");
+    TirValue *xs[9] = {bt, btbuf, b, h, t0, T, k, kbuf, kx};
+    op_args(op, 9, xs);
+    op->la = decay;
+    op_env(p, op, env, nenv);
+    op->ival = cols;
+    op->fval = lim;
+    op->thr_lo = 0;
+    op->thr_n = thr_n;
     return op->res;
 }
 
@@ -824,11 +862,13 @@ static void verify_block(Verify *vf, const TirBlock *bl)
                     const TirOperand *a = &op->a, *b = &op->b;
                     /* A: a fragment, a swizzled tile as it is (a descriptor), or a
                      * view each warp loads with ldmatrix (transposed, transformed). */
-                    bool a_ok = a->v->type == TT_FRAG ? a->v->elem != TE_SPLIT
-                                                      : !a->split && (a->trans || a->xf || a->v->swizzle);
+                    /* A split fragment (hi and lo) is two products. */
+                    bool a_ok = a->v->type == TT_FRAG ? true : !a->split && (a->trans || a->xf || a->v->swizzle);
+                    bool afrag_split = a->v->type == TT_FRAG && ea == TE_SPLIT;
                     if (acc->rows != 16 || acc->cols > 256) vfail(vf, op, "a warpgroup MMA is not 16 rows a warp, <= 256 columns");
-                    if (split || (ea != TE_BF16 && ea != TE_F16)) vfail(vf, op, "a warpgroup MMA needs bf16 or f16 operands");
-                    if (!a_ok) vfail(vf, op, "a warpgroup MMA's A is split, or a plain tile that is not swizzled");
+                    if ((split && !(afrag_split && eb == TE_BF16)) || (!split && ea != TE_BF16 && ea != TE_F16))
+                        vfail(vf, op, "a warpgroup MMA needs bf16 or f16 operands");
+                    if (!a_ok) vfail(vf, op, "a warpgroup MMA's A is a split view, or a plain tile that is not swizzled");
                     if (b->v->type != TT_SMEM || !b->v->swizzle || b->xf || b->split)
                         vfail(vf, op, "a warpgroup MMA's B is not a swizzled tile as it is");
                 }
@@ -836,6 +876,30 @@ static void verify_block(Verify *vf, const TirBlock *bl)
             if (!is_i32(op->args[1]) || !is_i32(op->args[2])) vfail(vf, op, "an MMA limit is not i32");
             break;
         }
+        case TIR_LDA: {
+            const TirOperand *a = &op->a;
+            if (!is_frag(op->res, TR_A) || op->res->rows % 16 || op->ival % 16) vfail(vf, op, "lda makes an A fragment of 16x16 blocks");
+            else if (!a->v || a->v->type != TT_SMEM) vfail(vf, op, "lda loads a view of a shared tile");
+            else verify_operand(vf, op, a, TR_A, op->res->rows, op->ival);
+            break;
+        }
+        case TIR_GLA_PREP: {
+            const TirValue *bt = op->args[0], *k = op->args[6], *kx = op->args[8];
+            int cols = op->ival, ncp = cols / 2, grp = ncp > 0 ? op->thr_n / ncp : 0;
+            if (bt->type != TT_SMEM || bt->elem != TE_F32 || k->type != TT_SMEM || k->elem != TE_BF16 ||
+                kx->type != TT_SMEM || kx->elem != TE_BF16 || kx->nbuf != 1)
+                vfail(vf, op, "gla.prep reads an f32 decay tile and bf16 keys into one bf16 buffer");
+            else if (cols % 16 || cols > bt->cols || cols > k->cols || cols > kx->cols || bt->rows != kx->rows ||
+                     k->rows != kx->rows)
+                vfail(vf, op, "gla.prep's columns pass its tiles");
+            else if (op->thr_n != vf->p->threads || grp * ncp != op->thr_n || grp > 32 || (grp & (grp - 1)) ||
+                     bt->rows % grp)
+                vfail(vf, op, "gla.prep needs every thread of the CTA, a power of two of them to a column pair");
+            break;
+        }
+        case TIR_BARRIER:
+            if (op->nargs && (op->args[0]->type != TT_BOOL || !op->res)) vfail(vf, op, "barrier.any takes a bool");
+            break;
         case TIR_ZERO: case TIR_LDSTATE:
             if (op->res->rows % 16 || op->res->cols % 8) vfail(vf, op, "an ACC fragment is not 16x8 tiles");
             break;
@@ -1151,7 +1215,39 @@ static void pop(StrBuf *b, const TirOp *op, int ind)
         break;
     case TIR_COMMIT: strbuf_puts(b, "copy.commit"); break;
     case TIR_WAIT: strbuf_printf(b, "copy.wait %d", op->ival); break;
-    case TIR_BARRIER: strbuf_puts(b, "barrier"); break;
+    case TIR_BARRIER:
+        if (op->res) {
+            pdef(b, op->res);
+            strbuf_puts(b, " = barrier.any ");
+            pval(b, op->args[0]);
+        } else {
+            strbuf_puts(b, "barrier");
+        }
+        break;
+    case TIR_LDA:
+        pdef(b, op->res);
+        strbuf_puts(b, " = lda ");
+        poperand(b, &op->a, op->res->rows, op->ival);
+        break;
+    case TIR_GLA_PREP:
+        pdef(b, op->res);
+        strbuf_puts(b, " = gla.prep ");
+        pval(b, op->args[0]);
+        pbuf(b, op->args[1]);
+        strbuf_puts(b, " <- cumsum ");
+        pexpr_la(b, op->la);
+        penv(b, op);
+        strbuf_puts(b, ", ");
+        pval(b, op->args[8]);
+        strbuf_puts(b, " <- ");
+        pval(b, op->args[6]);
+        pbuf(b, op->args[7]);
+        strbuf_puts(b, " * exp(-B) t=");
+        pval(b, op->args[4]);
+        strbuf_puts(b, "+r < ");
+        pval(b, op->args[5]);
+        strbuf_printf(b, " cols %d |B| > %g threads %d", op->ival, op->fval, op->thr_n);
+        break;
     case TIR_ZERO:
         pdef(b, op->res);
         strbuf_puts(b, " = zero");

@@ -72,6 +72,13 @@ cases=(
   # and a bf16 gate, which keeps B a tile of its own (tests/gpu/gla_key_gate.la).
   "gla|bf16|warps=8 block_v=64 stages=2|2,300,4 3,129,2"
   "gla|bf16|warps=8 block_v=64 stages=2|2,300,4|--gate-scale 100"
+  # GLA's fast form (warpgroups, the chunk's start as reference) with gates
+  # about -1 a token: a chunk's |B| passes 60 in some chunks and not in
+  # others, so both forms run in one launch; at K = 64; and as per-warp
+  # mma.sync in sm_80 PTX.
+  "gla|bf16|warps=8 block_v=64 stages=2|2,300,4 3,129,2 1,777,3|--gate-scale 20"
+  "gla|bf16|warps=8 block_v=64 stages=2 K=64 V=64|2,300,4 1,1,1"
+  "gla|bf16|warps=8 block_v=64 stages=1|3,129,2 2,300,4||sm_80"
   "gla_key_gate|bf16||2,300,4 1,1,1"
   # The normalizer: per warp (block_v 32) and as warpgroups (block_v 64,
   # q.z from the product 8 columns wider), and the split's records with z.

@@ -2,8 +2,9 @@
  * test_tir.c: the tile IR (compiler/tir.c) and what the forward template
  * (templates/fwd_state.c) makes of two variants: the verifier's rules for
  * cat, cols and dtab, a swizzled tile of a normalizer's 72 columns, the
- * warpgroup normalizer of linear_norm, the decay table of retnet, ld.token
- * and simple_gla's decay scanned a chunk ahead.
+ * warpgroup normalizer of linear_norm, the decay table of retnet, ld.token,
+ * simple_gla's decay scanned a chunk ahead, and GLA's fast form (gla.prep,
+ * lda, barrier.any).
  */
 #include "unit.h"
 
@@ -208,8 +209,9 @@ END_TEST
 START_TEST(uniform_role_branch)
 {
     /* The warpgroup kernels branch on the broadcast warp index (ptxas keeps
-     * their wgmma descriptors in uniform registers); a decay scanned ahead
-     * and the mma.sync kernels keep tid / 32 (measured slower, and spills). */
+     * their wgmma descriptors in uniform registers), GLA's fast form among
+     * them; a decay scanned ahead and the mma.sync kernels keep tid / 32
+     * (measured slower, and spills). */
     static const struct {
         const char *file;
         FwdKind kind;
@@ -217,7 +219,8 @@ START_TEST(uniform_role_branch)
     } cases[] = {
         {"dsl_examples/linear.la", FWD_FULL, 1},      {"dsl_examples/linear.la", FWD_SPLIT_OUT, 1},
         {"dsl_examples/linear.la", FWD_SPLIT_STATE, 0}, {"dsl_examples/retnet.la", FWD_FULL, 1},
-        {"dsl_examples/simple_gla.la", FWD_FULL, 0},  {"dsl_examples/gla.la", FWD_FULL, 0},
+        {"dsl_examples/simple_gla.la", FWD_FULL, 0},  {"dsl_examples/gla.la", FWD_FULL, 1},
+        {"dsl_examples/gla.la", FWD_SPLIT_STATE, 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         Unit *u = unit_compile_file(cases[i].file, NULL, 0);
@@ -334,6 +337,117 @@ START_TEST(simple_gla_scan_ahead)
 }
 END_TEST
 
+/* Warpgroup products, and barriers that OR a bool (barrier.any). */
+static int wg_product(const TirOp *op, const void *unused)
+{
+    (void)unused;
+    return op->kind == TIR_MMA && op->wg;
+}
+
+static int barrier_any(const TirOp *op, const void *unused)
+{
+    (void)unused;
+    return op->kind == TIR_BARRIER && op->res != NULL;
+}
+
+START_TEST(gla_fast_form)
+{
+    /* GLA at warps 8, block_v 64: both roles run gla.prep (B and k e^-B of
+     * the chunk, every thread) and branch per chunk on the barrier's OR:
+     * the fast form's warpgroup products (Q S_prev, Q K^T, P V with q e^B
+     * loaded once by lda; the state's k~^T V for its two tiles), or the
+     * sub-chunk form on mma.sync with its exact diagonal block. The split's
+     * state pass keeps the per-column scan. */
+    Unit *u = unit_compile_file("dsl_examples/gla.la", NULL, 0);
+    ck_assert_ptr_nonnull(u->variant);
+    KernelInfo info;
+    FwdKind kinds[2] = {FWD_FULL, FWD_SPLIT_OUT};
+    for (int k = 0; k < 2; k++) {
+        TirProgram *p = fwd_of(u, kinds[k], &info);
+        ck_assert(p->has_wg);
+        ck_assert_int_eq(count_ops(&p->top, TIR_GLA_PREP), 2);
+        ck_assert_int_eq(sum_ops(&p->top, barrier_any, NULL), 2);
+        ck_assert_int_eq(count_ops(&p->top, TIR_SCAN_KEY), 0);
+        ck_assert_int_eq(count_ops(&p->top, TIR_LDA), 1);
+        ck_assert_int_eq(sum_ops(&p->top, wg_product, NULL), 5);
+        ck_assert_int_eq(count_ops(&p->top, TIR_GLA_DIAG), 1);
+    }
+    TirProgram *p = fwd_of(u, FWD_SPLIT_STATE, &info);
+    ck_assert(!p->has_wg);
+    ck_assert_int_eq(count_ops(&p->top, TIR_GLA_PREP), 0);
+    ck_assert_int_eq(count_ops(&p->top, TIR_SCAN_KEY), 1);
+    /* block_v 32: the sub-chunk form alone */
+    KernelConfig kc = kernel_config_default(u->variant);
+    kc.warps = 8;
+    kc.block_v = 32;
+    p = tmpl_fwd(u->variant, &kc, FWD_FULL, &u->arena, &u->diags, &info);
+    ck_assert_ptr_nonnull(p);
+    ck_assert(!p->has_wg);
+    ck_assert_int_eq(count_ops(&p->top, TIR_GLA_PREP), 0);
+    ck_assert_int_eq(sum_ops(&p->top, barrier_any, NULL), 0);
+    unit_free(u);
+}
+END_TEST
+
+START_TEST(gla_prep_rules)
+{
+    /* gla.prep: f32 B, bf16 keys into one bf16 buffer, every thread of the
+     * CTA a power of two of them to a column pair; lda loads a view, and
+     * barrier.any ORs a bool. */
+    Prog *g = prog_new("dsl_examples/gla.la");
+    TirProgram *p = g->p;
+    TirValue *zero = tir_i32(p, 0), *T = tir_param_i32(p, "T");
+    TirValue *bt = tir_smem(p, "g", TE_F32, 2, 64, 128, 8), *k = tir_smem(p, "k", TE_BF16, 2, 64, 128, 8);
+    TirValue *kx = tir_smem(p, "kx", TE_BF16, 1, 64, 128, 0);
+    tir_smem_swizzle(kx);
+    TirEnv env = {input_sym(g, "g"), bt, zero, NULL, NULL};
+    const Expr *e = g->u->variant->decay_expr;
+    TirValue *st = tir_gla_prep(p, bt, zero, e, &env, 1, zero, zero, zero, T, k, zero, kx, 128, 60, 256);
+    tir_barrier_any(p, st);
+    TirOperand a = tir_view(k, zero, zero, 0, NULL, 0, false, NULL);
+    ck_assert_int_eq(tir_lda(p, a, 16, 128, "Qx")->elem, TE_BF16);
+    char msg[512];
+    ck_assert_msg(prog_verify(g, msg, sizeof msg), "%s", msg);
+    StrBuf b;
+    strbuf_init(&b);
+    tir_print(p, &b);
+    ck_assert_msg(strstr(b.data, "= gla.prep %g.") && strstr(b.data, "* exp(-B) t=0+r < %T.") &&
+                      strstr(b.data, "cols 128 |B| > 60 threads 256") && strstr(b.data, "= barrier.any %steep.") &&
+                      strstr(b.data, ": frag<bf16 a 16x128> = lda %k."),
+                  "%s", b.data);
+    strbuf_free(&b);
+    prog_free(g);
+
+    /* half the CTA's threads */
+    g = prog_new("dsl_examples/gla.la");
+    p = g->p;
+    zero = tir_i32(p, 0);
+    T = tir_param_i32(p, "T");
+    bt = tir_smem(p, "g", TE_F32, 2, 64, 128, 8);
+    k = tir_smem(p, "k", TE_BF16, 2, 64, 128, 8);
+    kx = tir_smem(p, "kx", TE_BF16, 1, 64, 128, 0);
+    TirEnv env2 = {input_sym(g, "g"), bt, zero, NULL, NULL};
+    tir_gla_prep(p, bt, zero, e, &env2, 1, zero, zero, zero, T, k, zero, kx, 128, 60, 128);
+    expect_refused(g, "gla.prep needs every thread of the CTA");
+
+    /* keys in f32 */
+    g = prog_new("dsl_examples/gla.la");
+    p = g->p;
+    zero = tir_i32(p, 0);
+    T = tir_param_i32(p, "T");
+    bt = tir_smem(p, "g", TE_F32, 2, 64, 128, 8);
+    TirEnv env3 = {input_sym(g, "g"), bt, zero, NULL, NULL};
+    tir_gla_prep(p, bt, zero, e, &env3, 1, zero, zero, zero, T, bt, zero, tir_smem(p, "kx", TE_BF16, 1, 64, 128, 0),
+                 128, 60, 256);
+    expect_refused(g, "gla.prep reads an f32 decay tile and bf16 keys");
+
+    /* an i32 into barrier.any */
+    g = prog_new("dsl_examples/gla.la");
+    tir_barrier_any(g->p, tir_param_i32(g->p, "T"));
+    expect_refused(g, "barrier.any takes a bool");
+}
+END_TEST
+
 Suite *tir_suite(void)
 {
     Suite *s = suite_create("tir");
@@ -348,6 +462,8 @@ Suite *tir_suite(void)
     tcase_add_test(tc, uniform_role_branch);
     tcase_add_test(tc, ldtoken_rules);
     tcase_add_test(tc, simple_gla_scan_ahead);
+    tcase_add_test(tc, gla_fast_form);
+    tcase_add_test(tc, gla_prep_rules);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -409,6 +409,8 @@ static TirEx *bexp(Fwd *f, TirEx *a) { return tx_un(P_, f->ahead ? TX_EXP2 : TX_
 static TirEx *trow(Fwd *f) { return tx_row(P_); }
 static TirEx *tcol(Fwd *f) { return tx_col(P_); }
 static TirEx *tic(Fwd *f, int x) { return tx_iconst(P_, x); }
+/* val where the key is not after the query (col <= row), else 0. */
+static TirEx *tcausal(Fwd *f, TirEx *val) { return tx_select(P_, tx_bin(P_, TX_ILE, tcol(f), trow(f)), val, tx_const(P_, 0)); }
 
 /* tab[idx] of a per-head decay: e^((idx - C + 1) lam), 0 below C - 1. */
 static TirEx *dtab_at(Fwd *f, TirEx *idx) { return tx_vec(P_, f->dtab, NULL, idx); }
@@ -532,7 +534,7 @@ static void output_tile(Fwd *f, TirValue *c, TirValue *qbuf, TirValue *kbuf, Tir
         val = tmul(f, val, dtab_at(f, tx_bin(P_, TX_IADD, tx_bin(P_, TX_ISUB, trow(f), tcol(f)), tic(f, C - 1))));
     } else {
         if (sc) val = tmul(f, val, bexp(f, tsub(f, bvec_at(f, trow(f)), bvec_at(f, tcol(f)))));
-        val = tx_select(P_, tx_bin(P_, TX_ILE, tcol(f), trow(f)), val, tx_const(P_, 0));
+        val = tcausal(f, val);
     }
     Pm = tir_map(P_, Pm, r0, 0, NULL, 0, val, "P");
     TirValue *Pa = tir_toa(P_, Pm, f->op, "Pa");
@@ -578,8 +580,7 @@ static void output_tile_fast(Fwd *f, TirValue *c, TirValue *qbuf, TirValue *vbuf
     tir_at(P_, v->key->loc);
     Pm = tir_mma_wg(P_, Pm, qx, tir_view(f->Kx, NULL, NULL, 0, NULL, 0, true, NULL), f->dkp, lim, NULL, "P");
     tir_at(P_, v->loc);
-    Pm = tir_map(P_, Pm, r0, 0, NULL, 0, tx_select(P_, tx_bin(P_, TX_ILE, tcol(f), trow(f)), tx_x(P_), tx_const(P_, 0)),
-                 "P");
+    Pm = tir_map(P_, Pm, r0, 0, NULL, 0, tcausal(f, tx_x(P_)), "P");
     TirValue *Pa = tir_toa(P_, Pm, TE_SPLIT, "Pa");
     O = tir_mma_wg(P_, O, tir_frag_operand(Pa), tir_view(f->Vop, vbuf, NULL, 0, cw, 0, false, NULL), C, NULL, lim,
                    "O");

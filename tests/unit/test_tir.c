@@ -427,6 +427,7 @@ START_TEST(gla_prep_rules)
     k = tir_smem(p, "k", TE_BF16, 2, 64, 128, 8);
     kx = tir_smem(p, "kx", TE_BF16, 1, 64, 128, 0);
     TirEnv env2 = {input_sym(g, "g"), bt, zero, NULL, NULL};
+    e = g->u->variant->decay_expr; /* the variant of this unit (the last one's is freed) */
     tir_gla_prep(p, bt, zero, e, &env2, 1, zero, zero, zero, T, k, zero, kx, 128, 60, 128);
     expect_refused(g, "gla.prep needs every thread of the CTA");
 
@@ -437,6 +438,7 @@ START_TEST(gla_prep_rules)
     T = tir_param_i32(p, "T");
     bt = tir_smem(p, "g", TE_F32, 2, 64, 128, 8);
     TirEnv env3 = {input_sym(g, "g"), bt, zero, NULL, NULL};
+    e = g->u->variant->decay_expr;
     tir_gla_prep(p, bt, zero, e, &env3, 1, zero, zero, zero, T, bt, zero, tir_smem(p, "kx", TE_BF16, 1, 64, 128, 0),
                  128, 60, 256);
     expect_refused(g, "gla.prep reads an f32 decay tile and bf16 keys");

@@ -863,7 +863,7 @@ static void verify_block(Verify *vf, const TirBlock *bl)
                     /* A: a fragment, a swizzled tile as it is (a descriptor), or a
                      * view each warp loads with ldmatrix (transposed, transformed). */
                     /* A split fragment (hi and lo) is two products. */
-                    bool a_ok = a->v->type == TT_FRAG ? true : !a->split && (a->trans || a->xf || a->v->swizzle);
+                    bool a_ok = a->v->type == TT_FRAG || (!a->split && (a->trans || a->xf || a->v->swizzle));
                     bool afrag_split = a->v->type == TT_FRAG && ea == TE_SPLIT;
                     if (acc->rows != 16 || acc->cols > 256) vfail(vf, op, "a warpgroup MMA is not 16 rows a warp, <= 256 columns");
                     if ((split && !(afrag_split && eb == TE_BF16)) || (!split && ea != TE_BF16 && ea != TE_F16))
@@ -1129,6 +1129,27 @@ static void penv(StrBuf *b, const TirOp *op)
     if (op->nenv) strbuf_puts(b, ")");
 }
 
+static void pexpr_la(StrBuf *b, const Expr *e);
+
+/* "DST[buf] <- cumsum EXPR env(...)": what a scan of op's decay writes. */
+static void pcumsum(StrBuf *b, const TirOp *op, const TirValue *dst, const TirValue *buf)
+{
+    pval(b, dst);
+    pbuf(b, buf);
+    strbuf_puts(b, " <- cumsum ");
+    pexpr_la(b, op->la);
+    penv(b, op);
+}
+
+/* " t=T0+r < T": the chunk's tokens. */
+static void ptokens(StrBuf *b, const TirValue *t0, const TirValue *T)
+{
+    strbuf_puts(b, " t=");
+    pval(b, t0);
+    strbuf_puts(b, "+r < ");
+    pval(b, T);
+}
+
 static void pexpr_la(StrBuf *b, const Expr *e)
 {
     StrBuf t;
@@ -1232,20 +1253,14 @@ static void pop(StrBuf *b, const TirOp *op, int ind)
     case TIR_GLA_PREP:
         pdef(b, op->res);
         strbuf_puts(b, " = gla.prep ");
-        pval(b, op->args[0]);
-        pbuf(b, op->args[1]);
-        strbuf_puts(b, " <- cumsum ");
-        pexpr_la(b, op->la);
-        penv(b, op);
+        pcumsum(b, op, op->args[0], op->args[1]);
         strbuf_puts(b, ", ");
         pval(b, op->args[8]);
         strbuf_puts(b, " <- ");
         pval(b, op->args[6]);
         pbuf(b, op->args[7]);
-        strbuf_puts(b, " * exp(-B) t=");
-        pval(b, op->args[4]);
-        strbuf_puts(b, "+r < ");
-        pval(b, op->args[5]);
+        strbuf_puts(b, " * exp(-B)");
+        ptokens(b, op->args[4], op->args[5]);
         strbuf_printf(b, " cols %d |B| > %g threads %d", op->ival, op->fval, op->thr_n);
         break;
     case TIR_ZERO:
@@ -1376,15 +1391,8 @@ static void pop(StrBuf *b, const TirOp *op, int ind)
         break;
     case TIR_SCAN_TOKEN: case TIR_SCAN_KEY:
         strbuf_puts(b, op->kind == TIR_SCAN_TOKEN ? "scan.token " : "scan.key ");
-        pval(b, op->args[0]);
-        pbuf(b, op->args[5]);
-        strbuf_puts(b, " <- cumsum ");
-        pexpr_la(b, op->la);
-        penv(b, op);
-        strbuf_puts(b, " t=");
-        pval(b, op->args[3]);
-        strbuf_puts(b, "+r < ");
-        pval(b, op->args[4]);
+        pcumsum(b, op, op->args[0], op->args[5]);
+        ptokens(b, op->args[3], op->args[4]);
         if (op->kind == TIR_SCAN_KEY) strbuf_printf(b, " cols %d", op->ival);
         strbuf_printf(b, " threads %d+%d", op->thr_lo, op->thr_n);
         if (op->kind == TIR_SCAN_TOKEN && op->ival == SCAN_PER_WARP) strbuf_puts(b, " per warp");
